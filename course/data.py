@@ -121,9 +121,16 @@ def noisy_line() -> LineData:
     """
     import torch  # lazy: ``import course`` must stay light
 
-    gen = torch.Generator().manual_seed(42)
-    X = 2 * torch.rand(100, 1, generator=gen)
-    y = 4 + 3 * X + 0.1 * torch.randn(100, 1, generator=gen)
+    # fork_rng: draw from the global generator exactly as the article did, then
+    # put the learner's own global torch state back as it was.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(42)
+        X = 2 * torch.rand(100, 1)
+        y = 4 + 3 * X + 0.1 * torch.randn(100, 1)
+        # The article's nn.Linear(1, 1) is initialised next from the same
+        # generator: keep that start so its loss table can be replayed.
+        layer = torch.nn.Linear(1, 1)
+        w0, b0 = float(layer.weight.item()), float(layer.bias.item())
     return LineData(
         name="noisy_line",
         description="X = 2·U(0, 1), y = 4 + 3X + 0.1·N(0, 1), n = 100, torch seed 42 (article 002)",
@@ -132,6 +139,7 @@ def noisy_line() -> LineData:
         true_w=3.0,
         true_b=4.0,
         source="article 002",
+        extra={"article_w0": w0, "article_b0": b0},
     )
 
 
