@@ -91,8 +91,21 @@ def _torch_linear_ranges(n_outputs: int = 20_000) -> tuple[str, float, float]:
     )
 
 
-def _glorot_limit(initializer, fan_in: int = 1, fan_out: int = 1) -> float:
-    """The half-width of a Keras ``VarianceScaling`` uniform initialiser for a layer of the given fans."""
+def keras_kernel_limit(fan_in: int = 1, fan_out: int = 1) -> float:
+    """Half-width of the uniform range ``Dense``'s default kernel initialiser draws from, for these fans.
+
+    Read from the initialiser itself (Glorot uniform is ``VarianceScaling``
+    with ``scale``, ``mode`` and a uniform ``distribution``): the range is
+    ``±sqrt(3·scale / fan)``.  For ``Dense(1)`` on one input that is ±√3.
+    """
+    from .reference import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    initializer = keras.layers.Dense(1).kernel_initializer
+    if getattr(initializer, "distribution", None) != "uniform":
+        raise ValueError(f"Dense's default kernel initialiser is no longer uniform: {initializer!r}")
     fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[initializer.mode]
     return float(np.sqrt(3.0 * initializer.scale / fan))
 
@@ -181,7 +194,7 @@ def framework_defaults() -> list[dict]:
             "setting": "weight initialiser (one input, one output)",
             "pytorch": f"{torch_init} → uniform, |w| ≤ {torch_w_max:.3f}",
             "keras": (
-                f"{type(kernel_init).__name__} → uniform, |w| ≤ {_glorot_limit(kernel_init):.3f}"
+                f"{type(kernel_init).__name__} → uniform, |w| ≤ {keras_kernel_limit():.3f}"
             ),
             "numpy/ours": _default(fit_numpy, "w0"),
             "why it matters": "a random start gives a different line after a short run: compare runs from the same w0",

@@ -114,3 +114,16 @@ def test_tables_render_every_setting(rows):
         assert row["setting"] in text
         assert row["setting"] in markdown
     assert markdown.count("\n") == len(rows) + 1
+
+
+def test_keras_kernel_limit_bounds_a_real_dense_kernel_of_other_shape():
+    import keras
+
+    limit = defaults.keras_kernel_limit(fan_in=40, fan_out=30)
+    layer = keras.layers.Dense(30)
+    layer.build((None, 40))
+    kernel = np.asarray(layer.get_weights()[0])
+    assert np.abs(kernel).max() <= limit
+    assert np.abs(kernel).max() > 0.9 * limit, "1200 draws should come close to the edge of the range"
+    # Glorot for a 1×1 kernel: sqrt(6 / (1 + 1)), computed here from the formula, not typed in.
+    assert np.isclose(defaults.keras_kernel_limit(), np.sqrt(6.0 / (1 + 1)))
