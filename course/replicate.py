@@ -15,6 +15,7 @@ import numpy as np
 
 from . import data
 from . import reference as R
+from .defaults import keras_kernel_limit
 
 #: Article 002 printed the loss every 100 epochs, to 4 decimals.
 ARTICLE_002_LOSSES = {100: "0.2024", 200: "0.1098", 300: "0.0627", 400: "0.0371", 500: "0.0232",
@@ -94,7 +95,8 @@ def article_000_rows() -> list[Row]:
     w0 = (18.979048 - at[0.0]) / (at[1.0] - at[0.0])
     keras_run = R.fit_keras(d.x, d.y, lr=0.01, epochs=500, w0=w0)
     zero_start = R.fit_keras(d.x, d.y, lr=0.01, epochs=500)
-    glorot = math.sqrt(3.0)  # Glorot-uniform limit sqrt(6 / (fan_in + fan_out)) for a 1×1 kernel
+    # The range Dense(1)'s default initialiser draws a 1×1 kernel from, read from Keras itself.
+    glorot = keras_kernel_limit(1, 1)
     spread = sorted(R.fit_numpy(d.x, d.y, lr=0.01, epochs=500, w0=s).predict(10.0) for s in (-glorot, glorot))
     rows += [
         Row("000", "Keras prediction for x = 10 (ours: start w0 = 0; any Glorot start agrees)", "18.979048", float(zero_start.predict(10.0)),
@@ -102,7 +104,7 @@ def article_000_rows() -> list[Row]:
             f"start gives {spread[0]:.6f} … {spread[1]:.6f}", band=(spread[0], spread[1])),
         Row("000", f"Keras final loss, from the start w0 = {w0:.4f} that gives 18.979048",
             "5.1584e-05", float(keras_run.losses[-1]),
-            f"start solved from the printed prediction (inside ±{glorot:.3f}); the loss is a prediction, "
+            f"start solved from the printed prediction (inside Keras's ±{glorot:.3f}); the loss is a prediction, "
             "not fitted: agreement to 0.1%", rel_tol=1e-3),
     ]
     return rows

@@ -92,7 +92,7 @@ def test_keras_rows_follow_from_plain_gradient_descent(table):
 
     row = _find(table, "000", "Keras prediction")
     assert row.computed == pytest.approx(predict_after(0.0), rel=1e-6)
-    low, high = sorted(predict_after(s) for s in (-np.sqrt(3), np.sqrt(3)))
+    low, high = sorted(predict_after(s) for s in (-np.sqrt(3), np.sqrt(3)))  # Glorot: ±sqrt(6 / (1 + 1))
     assert row.band == pytest.approx((low, high), rel=1e-9)
 
 
