@@ -17,7 +17,7 @@ import numpy as np
 from .notebook import PALETTE
 from .surface import GDPath, bowl, contour_levels, loss_grid, surface_window
 
-__all__ = ["plot_fit", "plot_losses", "plot_surface", "to_float", "to_losses", "draw_contours"]
+__all__ = ["plot_fit", "plot_losses", "plot_surface", "to_float", "to_losses", "draw_contours", "loss_limits"]
 
 # Roles -> palette entries, so that the same thing has the same colour in every plot.
 DATA_COLOUR = PALETTE[0]
@@ -132,18 +132,44 @@ def plot_fit(data_or_x, y=None, *, w, b, ax=None, label=None):
     return ax
 
 
-def _curve_for_log(values: np.ndarray):
-    """Values safe to draw on a log axis (zeros, inf and NaN become gaps) and a note on what was dropped."""
+#: Larger losses are left out: matplotlib's autoscale margins would overflow float64 near 1e308.
+LARGEST_SHOWN = 1e300
+
+
+def _drawable(values: np.ndarray, log: bool):
+    """The values a plot can show (the rest become gaps) and a note on what was left out."""
     finite = np.isfinite(values)
     notes = []
     if not finite.all():
-        first_bad = int(np.argmin(finite))
-        notes.append(f"not finite from epoch {first_bad}")
-    if np.any(values[finite] <= 0):
-        notes.append("zeros not shown on log scale")
+        notes.append(f"not finite from epoch {int(np.argmin(finite))}")
+    huge = finite & (np.abs(values) > LARGEST_SHOWN)
+    if huge.any():
+        notes.append(f"above {LARGEST_SHOWN:.0e} from epoch {int(np.argmax(huge))}")
+    keep = finite & ~huge
+    if log:
+        if np.any(values[keep] <= 0):
+            notes.append("zeros not shown on log scale")
+        keep &= values > 0
     with np.errstate(invalid="ignore"):
-        shown = np.where(finite & (values > 0), values, np.nan)
-    return shown, notes
+        return np.where(keep, values, np.nan), notes
+
+
+def loss_limits(positive: np.ndarray):
+    """Whole decades around the losses (NaN where not shown), at most 36 above or below the first one.
+
+    Whole decades keep the number of distinct limits (and so of backgrounds to
+    draw) small; the cap keeps the start in view when a run converges to
+    rounding noise or blows up to 1e300.
+    """
+    shown = positive[np.isfinite(positive)]
+    if shown.size == 0:
+        return 1e-3, 1e1
+    first = math.log10(shown[0])
+    top = min(math.ceil(math.log10(shown.max())), math.ceil(first) + 36, 300)  # 1e308 is float64's end
+    bottom = max(math.floor(math.log10(shown.min())), math.floor(first) - 36)
+    if bottom >= top:
+        bottom = top - 1
+    return 10.0 ** bottom, 10.0 ** top
 
 
 def plot_losses(losses_or_dict, *, ax=None, log=True, title=None):
@@ -165,13 +191,13 @@ def plot_losses(losses_or_dict, *, ax=None, log=True, title=None):
     for index, (name, values) in enumerate(curves.items()):
         colour = PALETTE[index % len(PALETTE)]
         epochs = np.arange(values.size)
-        notes = []
-        if log:
-            values, notes = _curve_for_log(values)
-            any_positive |= bool(np.any(np.isfinite(values)))
+        values, notes = _drawable(values, log)
+        any_positive |= bool(np.any(values > 0))
         label = name if not notes else f"{name} ({'; '.join(notes)})"
         ax.plot(epochs, values, color=colour, lw=1.8, label=label)
     if log and any_positive:
+        # Explicit decades, set before the scale: autoscale's margins overflow float64 near 1e300.
+        ax.set_ylim(*loss_limits(np.concatenate([line.get_ydata() for line in ax.lines[-len(curves):]])))
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (log scale)" if log and any_positive else "loss")

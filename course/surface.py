@@ -108,6 +108,7 @@ def gd_path(x, y, *, lr, epochs, w0=0.0, b0=0.0, reduction="mean", surface: Bowl
         z = coords @ q.T
         ws = surface.w_star + z[:, 0]
         bs = surface.b_star + z[:, 1]
+        ws[0], bs[0] = float(w0), float(b0)  # exactly the start, not the start rotated there and back
         excess = 0.5 * (coords[:-1] ** 2 @ lam)
         losses = surface.loss_min + excess
     return GDPath(ws, bs, losses)
