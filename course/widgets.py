@@ -1,0 +1,460 @@
+"""Sliders for the learning rate and the epochs: a live gradient-descent explorer.
+
+``explore(data)`` shows, for one dataset, sliders for ``lr`` (log scale, with
+the stability bound 2/λ_max marked), ``epochs``, the start ``w0``/``b0`` and
+the loss reduction, above three linked plots: the data with the current line,
+the loss per epoch, and the loss surface with gradient descent's path.  Every
+slider move recomputes the run with the NumPy reference's iteration
+(:func:`course.surface.gd_path`, instant for any ``n``) and redraws only what
+moved (:class:`course.live_figure.LiveFigure`).  A button replays the same
+settings with one of the framework styles of :mod:`course.reference`.
+
+It needs no browser: creating an explorer in a headless kernel (nbclient,
+nbgrader) draws into an off-screen canvas and prints nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import html
+import math
+import warnings
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib import ticker
+
+from . import reference
+from .live_figure import LiveFigure
+from .notebook import PALETTE
+from .plots import DATA_COLOUR, FIT_COLOUR, PATH_COLOUR, START_COLOUR, TRUE_COLOUR, draw_contours, loss_limits
+from .reference import FitResult
+from .surface import Bowl, bowl, gd_path, surface_window
+
+__all__ = ["Explorer", "explore"]
+
+STABLE_COLOUR = PALETTE[2]  # bluish green
+UNSTABLE_COLOUR = PALETTE[3]  # vermillion
+REPLAY_COLOUR = PALETTE[4]  # reddish purple
+LR_RANGE_BELOW = 1e4  # the lr slider starts this many times below the stability bound ...
+LR_RANGE_ABOVE = 2.0  # ... and ends this many times above it
+MAX_EPOCHS = 2000
+NICE_STEPS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
+
+
+def explore(data, lr=None, epochs=100, *, w0=0.0, b0=0.0, reduction="mean") -> "Explorer":
+    """An :class:`Explorer` for ``data`` (a ``LineData``, a dataset name or an ``(x, y)`` pair).
+
+    ``lr=None`` starts at about a quarter of the stability bound.  Show it as
+    the last expression of a cell, or with ``display(explorer)``.
+    """
+    return Explorer(data, lr=lr, epochs=epochs, w0=w0, b0=b0, reduction=reduction)
+
+
+def _dataset(data):
+    """``(name, x, y, true_w, true_b)`` from a LineData, a name in ``course.data.DATASETS`` or ``(x, y)``."""
+    from . import data as course_data
+
+    if isinstance(data, str):
+        data = course_data.load(data)
+    if hasattr(data, "x") and hasattr(data, "y"):
+        name, x, y = getattr(data, "name", "data"), data.x, data.y
+        true_w, true_b = getattr(data, "true_w", None), getattr(data, "true_b", None)
+    else:
+        try:
+            x, y = data
+        except (TypeError, ValueError):
+            raise TypeError("explore() needs a LineData, a dataset name or an (x, y) pair") from None
+        name, true_w, true_b = "data", None, None
+    x, y = reference.result.prepare(x, y, 1.0, 0, "mean")  # same checks (and messages) as the references
+    return name, x, y, true_w, true_b
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, … × 10^k that is ≥ value: few distinct axis limits to cache."""
+    if value <= 1:
+        return 1.0
+    scale = 10.0 ** math.floor(math.log10(value))
+    return next(step * scale for step in NICE_STEPS if step * scale >= value - 1e-9)
+
+
+def _decade_label(value, _position):
+    # Plain "1e-5" instead of matplotlib's mathtext 10⁻⁵: the same information, a fraction of the draw time.
+    return f"1e{round(math.log10(value))}" if 0 < value < math.inf else ""
+
+
+def _number(value: float) -> str:
+    """How the readout writes a number (tests look for exactly this text)."""
+    return f"{value:.6g}"
+
+
+class Explorer:
+    """Sliders and three linked plots for one dataset; see :func:`explore`.
+
+    Widgets: ``lr``, ``epochs``, ``w0``, ``b0``, ``reduction``, ``style``,
+    ``replay_button``, ``readout``, ``bar`` (the lr range with the stability
+    bound), ``image`` (the plots), all inside ``widget``.  State after each
+    update: ``fit`` (a ``FitResult`` with the NumPy reference's numbers),
+    ``path`` (the ``GDPath``), ``state`` ("ok" or "diverged"), ``bound``.
+    Artists, for tests: ``line``, ``path_line``, ``loss_line``.
+    """
+
+    def __init__(self, data, *, lr=None, epochs=100, w0=0.0, b0=0.0, reduction="mean"):
+        self.name, self.x, self.y, self.true_w, self.true_b = _dataset(data)
+        if reduction not in reference.REDUCTIONS:
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        if not (isinstance(epochs, (int, np.integer)) and 1 <= epochs):
+            raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
+        self._holding = False
+        self._static_version = 0
+        self.surface: Bowl = bowl(self.x, self.y, reduction)
+        self.bound = self.surface.stability_bound
+        if lr is None:
+            lr = float(f"{self.bound / 4:.1g}")
+        if not (isinstance(lr, (int, float, np.floating)) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        self.fit: FitResult | None = None
+        self.path = None
+        self.state = "ok"
+        self.replayed: FitResult | None = None
+        self._replay_note = ""
+        # One window for every start the w0/b0 sliders allow: the contours are drawn once.
+        mirror = (2 * self.surface.w_star - w0, 2 * self.surface.b_star - b0)
+        self.window = surface_window(self.surface, [(w0, b0), mirror], pad=0.15)
+        self._build_widgets(lr, int(epochs), float(w0), float(b0), reduction)
+        self._build_figure()
+        self.update()
+
+    # ----------------------------------------------------------------- widgets
+    def _build_widgets(self, lr, epochs, w0, b0, reduction):
+        style = {"description_width": "70px"}
+        wide = widgets.Layout(width="430px")
+        lo, hi = self._lr_range(lr)
+        # min and max before value: the slider clamps the value to its range as it is set.
+        self.lr = widgets.FloatLogSlider(min=lo, max=hi, value=lr, base=10, step=0.01, description="lr",
+                                         readout_format=".3g", style=style, layout=wide)
+        self.epochs = widgets.IntSlider(value=epochs, min=1, max=max(MAX_EPOCHS, epochs), description="epochs",
+                                        style=style, layout=wide)
+        w_lo, w_hi, b_lo, b_hi = self.window
+        self.w0 = widgets.FloatSlider(value=w0, min=w_lo, max=w_hi, step=(w_hi - w_lo) / 200,
+                                      description="start w0", readout_format=".3g", style=style, layout=wide)
+        self.b0 = widgets.FloatSlider(value=b0, min=b_lo, max=b_hi, step=(b_hi - b_lo) / 200,
+                                      description="start b0", readout_format=".3g", style=style, layout=wide)
+        self.reduction = widgets.ToggleButtons(options=list(reference.REDUCTIONS), value=reduction,
+                                               description="loss", style={**style, "button_width": "60px"},
+                                               tooltips=["mean squared error", "sum of squared errors"])
+        self.style = widgets.Dropdown(options=list(reference.STYLES), value="torch_optim",
+                                      description="framework", style=style, layout=widgets.Layout(width="250px"))
+        self.replay_button = widgets.Button(description="Replay these settings", icon="play",
+                                            tooltip="Run the same lr, epochs and start with the chosen framework")
+        self.bar = widgets.HTML(layout=widgets.Layout(width="430px"))
+        self.readout = widgets.HTML()
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        for control in (self.lr, self.epochs, self.w0, self.b0, self.reduction):
+            control.observe(self._on_change, names="value")
+        self.replay_button.on_click(self._on_replay)
+        left = widgets.VBox([self.lr, self.bar, self.epochs, self.reduction])
+        right = widgets.VBox([self.w0, self.b0, widgets.HBox([self.style, self.replay_button])])
+        self.widget = widgets.VBox([widgets.HBox([left, right]), self.image, self.readout])
+
+    def _lr_range(self, lr=None):
+        """The lr slider's exponents: from far below to a bit above the stability bound (and ``lr``)."""
+        lo = math.log10(self.bound / LR_RANGE_BELOW)
+        hi = math.log10(self.bound * LR_RANGE_ABOVE)
+        if lr is not None:
+            lo, hi = min(lo, math.log10(lr)), max(hi, math.log10(lr))
+        return lo, hi
+
+    def _set_lr_range(self):
+        lo, hi = self._lr_range()
+        if lo > self.lr.max:  # ipywidgets refuses min > max even for a moment
+            self.lr.max, self.lr.min = hi, lo
+        else:
+            self.lr.min, self.lr.max = lo, hi
+
+    # ------------------------------------------------------------------ figure
+    def _build_figure(self):
+        """Three axes; the lines that follow the sliders are "moving", everything else is background."""
+        self.live = live = LiveFigure()
+        fig = live.figure
+        self.ax_fit, self.ax_loss, self.ax_surface = fig.subplots(1, 3)
+        fig.subplots_adjust(left=0.055, right=0.99, bottom=0.14, top=0.88, wspace=0.32)
+        ax = self.ax_fit
+        data = ax.scatter(self.x, self.y, s=14, color=DATA_COLOUR, alpha=0.8, label="data", zorder=3)
+        lo, hi = float(self.x.min()), float(self.x.max())
+        pad = 0.05 * (hi - lo) if hi > lo else 1.0
+        self._x_grid = np.array([lo - pad, hi + pad])
+        y_lo, y_hi = float(self.y.min()), float(self.y.max())
+        y_pad = 0.15 * (y_hi - y_lo) if y_hi > y_lo else 1.0
+        ax.set_xlim(*self._x_grid)
+        ax.set_ylim(y_lo - y_pad, y_hi + y_pad)
+        handles = [data]
+        if self.true_w is not None and self.true_b is not None:
+            handles += ax.plot(self._x_grid, self.true_w * self._x_grid + self.true_b, ":", color=TRUE_COLOUR,
+                               lw=1.2, label="true line")
+        self.line = live.add_moving(ax.plot(self._x_grid, self._x_grid * 0, "-", color=FIT_COLOUR, lw=2,
+                                            label="current fit", zorder=4)[0])
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.legend(handles=handles + [self.line], loc="upper left", fontsize="small", framealpha=0.8)
+        self.diverged_text = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center",
+                                     color=UNSTABLE_COLOUR, fontsize=11, fontweight="bold", zorder=10,
+                                     bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": UNSTABLE_COLOUR})
+
+        ax = self.ax_loss
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, numticks=8))
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(_decade_label))
+        ax.yaxis.set_minor_locator(ticker.NullLocator())
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss (log scale)")
+        self.loss_line = live.add_moving(ax.plot([], [], "-", color=PALETTE[0], lw=1.8, label="NumPy")[0])
+        self.loss_end = live.add_moving(ax.plot([], [], "o", color=PALETTE[0], ms=4)[0])
+        self.replay_line = live.add_moving(ax.plot([], [], "--", color=REPLAY_COLOUR, lw=1.6, label="replay")[0])
+        self.loss_legend = None
+
+        ax = self.ax_surface
+        self.path_line = live.add_moving(ax.plot([], [], "-", color=PATH_COLOUR, lw=1.4, label="GD path")[0])
+        self.start_marker = live.add_moving(ax.plot([], [], "o", color=START_COLOUR, ms=7, markeredgecolor="black",
+                                                    markeredgewidth=0.6, label="start (w0, b0)")[0])
+        self.end_marker = live.add_moving(ax.plot([], [], "X", color=PATH_COLOUR, ms=8, markeredgecolor="black",
+                                                  markeredgewidth=0.6, label="last (w, b)")[0])
+        self._draw_surface()
+
+    def _draw_surface(self):
+        """Contours, minimum and legend of the loss surface (again when the reduction changes)."""
+        ax = self.ax_surface
+        for artist in getattr(self, "_surface_artists", ()):
+            artist.remove()
+        contours = draw_contours(ax, self.surface, self.window, num=101)
+        minimum = ax.lines[-1]
+        minimum.set_label(f"minimum ({self.surface.w_star:.3g}, {self.surface.b_star:.3g})")
+        legend = ax.legend(handles=[minimum, self.path_line, self.start_marker, self.end_marker],
+                           loc="upper right", fontsize="x-small", framealpha=0.8)
+        self._surface_artists = (contours, minimum, legend)
+        self._static_version += 1
+        self.live.forget()
+
+    def _change_reduction(self, reduction):
+        """A new reduction scales the loss, the Hessian and the bound: new contours, new lr range."""
+        self.surface = bowl(self.x, self.y, reduction)
+        self.bound = self.surface.stability_bound
+        with self._hold():
+            self._set_lr_range()
+        self._draw_surface()
+
+    def _set_static_texts(self, diverged: bool):
+        """Titles and the diverged banner: part of the background, which is cached per state."""
+        colour = UNSTABLE_COLOUR if diverged else "black"
+        bound = f"2/λ_max = {self.bound:.3g}"
+        self.ax_fit.set_title("Diverged: the line flies off" if diverged else "Data and the current fit",
+                              color=colour)
+        self.diverged_text.set_text(f"Diverged: lr is above\nthe stability bound\n{bound}" if diverged else "")
+        self.ax_loss.set_title("Loss per epoch: it grows" if diverged else "Loss per epoch", color=colour)
+        self.ax_surface.set_title(f"Diverged: lr > {bound}" if diverged else "Loss surface and the GD path",
+                                  color=colour)
+        handles = [self.loss_line] + ([self.replay_line] if self.replayed is not None else [])
+        if self.loss_legend is not None:
+            self.loss_legend.remove()
+        self.loss_legend = self.ax_loss.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.8)
+
+    # ------------------------------------------------------------------ update
+    @contextlib.contextmanager
+    def _hold(self):
+        """Change several controls with one update at the end instead of one per control."""
+        previous, self._holding = self._holding, True
+        try:
+            yield
+        finally:
+            self._holding = previous
+
+    def _on_change(self, _change):
+        if not self._holding:
+            self.update()
+
+    def set(self, *, lr=None, epochs=None, w0=None, b0=None, reduction=None) -> "Explorer":
+        """Move several controls at once (as a learner would), then update once."""
+        with self._hold():
+            if reduction is not None:
+                self.reduction.value = reduction
+                if reduction != self.surface.reduction:
+                    self._change_reduction(reduction)  # first: it moves the lr slider's range
+            if lr is not None:
+                self.lr.value = lr
+            if epochs is not None:
+                self.epochs.value = epochs
+            if w0 is not None:
+                self.w0.value = w0
+            if b0 is not None:
+                self.b0.value = b0
+        self.update()
+        return self
+
+    def settings(self) -> dict:
+        """The current slider values, as keyword arguments for any ``course.reference`` fit."""
+        return {"lr": float(self.lr.value), "epochs": int(self.epochs.value), "w0": float(self.w0.value),
+                "b0": float(self.b0.value), "reduction": self.reduction.value}
+
+    def update(self) -> dict:
+        """Recompute the run for the current settings, redraw, and return a summary of the state."""
+        if self.reduction.value != self.surface.reduction:
+            self._change_reduction(self.reduction.value)
+        settings = self.settings()
+        self.path = gd_path(self.x, self.y, surface=self.surface, **settings)
+        self.fit = FitResult("numpy", float(self.path.ws[-1]), float(self.path.bs[-1]), self.path.losses,
+                             settings["lr"], settings["epochs"], settings["reduction"])
+        # Above the bound the iteration grows without limit, even while the first epochs still look fine.
+        self.state = "diverged" if (settings["lr"] > self.bound or self.fit.diverged) else "ok"
+        self.replayed, self._replay_note = None, ""  # a replay belongs to the settings it ran with
+        # Overflowing values are the lesson here, not a warning to print.
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._key = self._move_artists()
+            self.image.value = self.live.render(self._key)
+        self.bar.value = self._bar_html()
+        self.readout.value = self._readout_html()
+        return self.summary()
+
+    def summary(self) -> dict:
+        w_star, b_star = self.surface.w_star, self.surface.b_star
+        return {**self.settings(), "state": self.state, "w": self.fit.w, "b": self.fit.b,
+                "final_loss": self.fit.final_loss, "bound": self.bound, "w_star": w_star, "b_star": b_star,
+                "distance": self.distance}
+
+    @property
+    def distance(self) -> float:
+        """How far the run ended from the closed-form solution, ‖(w, b) − (w*, b*)‖."""
+        return float(math.hypot(self.fit.w - self.surface.w_star, self.fit.b - self.surface.b_star))
+
+    def _move_artists(self):
+        """Point every moving artist at the current run; return the key of the matching background."""
+        fit, path, diverged = self.fit, self.path, self.state == "diverged"
+        # The fitted line: hidden once it has left any sensible scale.
+        y_line = fit.w * self._x_grid + fit.b
+        shown = bool(np.all(np.isfinite(y_line)) and np.abs(y_line).max() < 1e12)
+        self.line.set_data(self._x_grid, y_line if shown else [np.nan, np.nan])
+        self.line.set_visible(shown)
+
+        # Loss per epoch: zeros, inf and NaN are gaps on a log axis, not errors.
+        losses = path.losses
+        positive = np.where(np.isfinite(losses) & (losses > 0), losses, np.nan)
+        epochs_axis = np.arange(losses.size)
+        self.loss_line.set_data(epochs_axis, positive)
+        last = np.flatnonzero(np.isfinite(positive))
+        self.loss_end.set_data(epochs_axis[last[-1:]], positive[last[-1:]])
+        ylim = loss_limits(positive)
+        xlim = (0.0, _nice_ceiling(max(losses.size - 1, 1)))
+        self.ax_loss.set_xlim(*xlim)
+        self.ax_loss.set_ylim(*ylim)
+        self.replay_line.set_visible(self.replayed is not None)
+
+        # The path across the surface, cut where it leaves a generous box around the chart.
+        w_lo, w_hi, b_lo, b_hi = self.window
+        inside = (np.isfinite(path.ws) & np.isfinite(path.bs)
+                  & (np.abs(path.ws - (w_lo + w_hi) / 2) < 5 * (w_hi - w_lo))
+                  & (np.abs(path.bs - (b_lo + b_hi) / 2) < 5 * (b_hi - b_lo)))
+        cut = path.ws.size if inside.all() else int(np.argmin(inside)) + 1
+        ws, bs = path.ws[:cut], path.bs[:cut]
+        keep = np.isfinite(ws) & np.isfinite(bs)
+        self.path_line.set_data(ws[keep], bs[keep])
+        self.start_marker.set_data(path.ws[:1], path.bs[:1])
+        end_inside = bool(inside[-1])
+        self.end_marker.set_data(path.ws[-1:] if end_inside else [], path.bs[-1:] if end_inside else [])
+
+        replay = None if self.replayed is None else self.replayed.style
+        key = (self._static_version, diverged, replay, xlim, ylim)
+        if key[:3] != getattr(self, "_texts_key", None):
+            self._set_static_texts(diverged)
+            self._texts_key = key[:3]
+        return key
+
+    # ---------------------------------------------------------------- readouts
+    def _bar_html(self) -> str:
+        """The lr slider's range as a bar: green where gradient descent converges, red above the bound."""
+        lo, hi = self.lr.min, self.lr.max
+
+        def at(value):
+            return 100.0 * min(max((math.log10(value) - lo) / (hi - lo), 0.0), 1.0)
+
+        bound_at, lr_at = at(self.bound), at(self.lr.value)
+        return (
+            f'<div style="margin-left:74px;width:340px;font-size:11px;line-height:1.2">'
+            f'<div style="position:relative;height:8px;border-radius:3px;background:linear-gradient(to right,'
+            f'{STABLE_COLOUR} 0%,{STABLE_COLOUR} {bound_at:.1f}%,{UNSTABLE_COLOUR} {bound_at:.1f}%,'
+            f'{UNSTABLE_COLOUR} 100%)">'
+            f'<div style="position:absolute;left:calc({lr_at:.1f}% - 2px);top:-3px;width:4px;height:14px;'
+            f'background:black"></div></div>'
+            f'<div>stable below lr = <b>{_number(self.bound)}</b> (2/λ<sub>max</sub> for the '
+            f'{self.surface.reduction} loss); diverges above</div></div>'
+        )
+
+    def _readout_html(self) -> str:
+        fit = self.fit
+        rows = [
+            ("w", _number(fit.w)), ("b", _number(fit.b)), ("final loss", _number(fit.final_loss)),
+            ("closed form (w*, b*)", f"({_number(self.surface.w_star)}, {_number(self.surface.b_star)})"),
+            ("distance to (w*, b*)", _number(self.distance)),
+        ]
+        table = "".join(f"<tr><td style='padding-right:12px'>{name}</td><td><code>{value}</code></td></tr>"
+                        for name, value in rows)
+        if self.state == "diverged":
+            status = (f"<div style='color:{UNSTABLE_COLOUR};font-weight:bold'>Diverged: lr = {_number(fit.lr)} "
+                      f"is above the stability bound 2/λ_max = {_number(self.bound)}. Each step overshoots the "
+                      f"minimum by more than the last; lower lr below the bound.</div>")
+        else:
+            status = (f"<div style='color:{STABLE_COLOUR};font-weight:bold'>Converging: lr = {_number(fit.lr)} "
+                      f"is below the stability bound {_number(self.bound)}.</div>")
+        return f"<div>{status}<table>{table}</table>{self._replay_note}</div>"
+
+    # ------------------------------------------------------------------ replay
+    def replay(self, style=None) -> FitResult:
+        """Run the current settings with a framework style (``course.reference.STYLES``) and compare."""
+        style = style or self.style.value
+        result = reference.fit(style, self.x, self.y, **self.settings())
+        self.replayed = result
+        positive = np.where(np.isfinite(result.losses) & (result.losses > 0), result.losses, np.nan)
+        self.replay_line.set_data(np.arange(result.losses.size), positive)
+        self.replay_line.set_label(style)
+        gap_w, gap_b = abs(result.w - self.fit.w), abs(result.b - self.fit.b)
+        self._replay_note = (
+            f"<div style='margin-top:4px'><b>{html.escape(style)}</b>: w = <code>{_number(result.w)}</code>, "
+            f"b = <code>{_number(result.b)}</code>, final loss = <code>{_number(result.final_loss)}</code>; "
+            f"differs from NumPy by |Δw| = {gap_w:.2g}, |Δb| = {gap_b:.2g} "
+            f"(float32 against float64)</div>"
+        )
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._key = self._move_artists()
+            self.image.value = self.live.render(self._key)
+        self.readout.value = self._readout_html()
+        return result
+
+    def _on_replay(self, _button):
+        # A button callback's exception would only reach the kernel log: show it to the learner instead.
+        self.replay_button.disabled = True
+        try:
+            self.replay()
+        except Exception as error:  # noqa: BLE001 - any failure becomes a readable message
+            self._replay_note = (f"<div style='color:{UNSTABLE_COLOUR}'>Replay with {html.escape(self.style.value)} "
+                                 f"failed: {html.escape(type(error).__name__)}: {html.escape(str(error))}</div>")
+            self.readout.value = self._readout_html()
+        finally:
+            self.replay_button.disabled = False
+
+    # ----------------------------------------------------------------- display
+    def png(self) -> bytes:
+        """The three plots as they are now (PNG bytes)."""
+        return bytes(self.image.value)
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        # Where no widget manager runs (a static export), the plots still show as a picture.
+        bundle["image/png"] = base64.b64encode(self.png()).decode("ascii")
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        return (f"Explorer({self.name}: lr={_number(self.lr.value)}, epochs={self.epochs.value}, "
+                f"reduction={self.reduction.value!r}, w={_number(self.fit.w)}, b={_number(self.fit.b)}, "
+                f"state={self.state!r})")
