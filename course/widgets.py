@@ -252,8 +252,8 @@ class Explorer:
                               color=colour)
         self.diverged_text.set_text(f"Diverged: lr is above\nthe stability bound\n{bound}" if diverged else "")
         self.ax_loss.set_title("Loss per epoch: it grows" if diverged else "Loss per epoch", color=colour)
-        self.ax_surface.set_title(f"Diverged: lr > {bound}" if diverged else "Loss surface and the GD path",
-                                  color=colour)
+        normal_title = f"Loss surface ({self.surface.reduction}) and the GD path"
+        self.ax_surface.set_title(f"Diverged: lr > {bound}" if diverged else normal_title, color=colour)
         handles = [self.loss_line] + ([self.replay_line] if self.replayed is not None else [])
         if self.loss_legend is not None:
             self.loss_legend.remove()

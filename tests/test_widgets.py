@@ -1,7 +1,6 @@
 """The gradient-descent explorer, driven the way a learner drives it: by moving its widgets."""
 
 import math
-import os
 import re
 import warnings
 
