@@ -211,7 +211,7 @@ def framework_defaults() -> list[dict]:
             "pytorch": str(torch.get_default_dtype()).replace("torch.", ""),
             "keras": keras.config.floatx(),
             "numpy/ours": str(np.zeros(1).dtype),
-            "why it matters": "float32 frameworks agree with float64 NumPy to about 1e-6, not exactly",
+            "why it matters": "float32 results agree with float64 NumPy to float32 precision (about 1e-7), not exactly",
         },
         {
             "setting": "optimizer when none is named",
