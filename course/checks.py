@@ -65,7 +65,8 @@ def _fmt(value, other=None) -> str:
     if not _isfinite(value):
         return str(value)
     text = f"{value:.{_DIGITS}g}"
-    if other is not None and _isfinite(other) and float(other) != value:
+    # Only a difference the check counts is worth more digits.
+    if other is not None and _isfinite(other) and abs(value - float(other)) > RTOL * abs(float(other)):
         for digits in range(_DIGITS, 13):
             text = f"{value:.{digits}g}"
             if text != f"{float(other):.{digits}g}":
@@ -77,11 +78,14 @@ def _settings_text(lr, epochs, w0, b0, reduction) -> str:
     return f"lr={lr:g}, epochs={epochs}, w0={w0:g}, b0={b0:g}, reduction='{reduction}'"
 
 
-def _mistake_lines(found) -> list:
-    """The explanation of the mistakes found, and the machine-readable last line."""
+_NO_MISTAKE_HINT = ("These values match none of the mistakes this check knows: compare your loop with "
+                    "w ← w − lr·∂L/∂w and b ← b − lr·∂L/∂b, one update per epoch.")
+
+
+def _mistake_lines(found, hint=None) -> list:
+    """The explanation of the mistakes found (else the hint), and the machine-readable last line."""
     if not found:
-        return ["These values match none of the mistakes this check knows: compare your update with "
-                "w ← w − lr·∂L/∂w and b ← b − lr·∂L/∂b, one update per epoch."]
+        return [hint] if hint else []
     lines = [f"This matches a known mistake, {found[0].explain()}"]
     rest = found[1:]
     if found[0].id == "diverged" and rest:
@@ -226,7 +230,7 @@ def _judge_fit(w, b, losses, settings, *, subject, check):
     lines.append(context)
     found = find_mistakes(w_value, b_value, history, x=x, y=y, lr=lr, epochs=epochs, w0=w0, b0=b0,
                           reduction=reduction, reference=reference)
-    return lines + _mistake_lines(found)
+    return lines + _mistake_lines(found, _NO_MISTAKE_HINT)
 
 
 def check_fit(w, b, losses=None, *, x, y, lr, epochs, w0=0.0, b0=0.0, reduction="mean"):
@@ -421,7 +425,10 @@ def check_step(step, *, seed=0, framework="numpy", requires_grad=False):
     # One step with a different learning rate: both parameters moved by the same multiple of lr.
     with _errstate(divide="ignore", invalid="ignore"):
         used = (start - received) / grad
-    if _np_all(_isfinite(used)) and used[0] > 0 and abs(used[0] - used[1]) <= 1e-3 * abs(used[0]):
+    # (Multiples ×2, ×½, ×n of lr are the named mistakes above, not a stray learning rate.)
+    named = [2.0 * ex.lr, 0.5 * ex.lr, ex.n * ex.lr]
+    if (_np_all(_isfinite(used)) and used[0] > 0 and abs(used[0] - used[1]) <= 1e-3 * abs(used[0])
+            and all(abs(used[0] - value) > 1e-3 * value for value in named)):
         candidates.append(("wrong_lr", start - used.mean() * grad, dict(lr_used=float(used.mean()), lr=ex.lr)))
     scale = float(max(_np_abs(start).max(), _np_abs(expected).max()))
     found = _judge_numbers(received, expected, candidates, what="step", scale=scale)

@@ -43,7 +43,7 @@ def _short_repr(value) -> str:
     try:
         text = repr(value)
     except Exception:  # a broken __repr__ must not break the message
-        return f"a {type(value).__name__} object"
+        return f"an object of type {type(value).__name__}"
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 1] + "…"
 
 
@@ -103,9 +103,12 @@ def describe(value) -> str:
         return f"a {kind} of {len(value)} item{'s' if len(value) != 1 else ''}"
     if isinstance(value, (int, float, complex, _np_generic)):
         return _short_repr(value)
+    if isinstance(value, dict):
+        keys = ", ".join(_short_repr(key) for key in list(value)[:4])
+        return f"a dict (keys: {keys or 'none'})"
     if callable(value):
         return f"a function or callable ({type(value).__name__})"
-    return f"a {type(value).__name__} object"
+    return f"an object of type {type(value).__name__}"
 
 
 def _tensor_to_numpy(value, name: str):
@@ -196,6 +199,10 @@ def to_array(value, name: str = "the values") -> "_ndarray":
             keys = ", ".join(repr(key) for key in value.history) or "nothing"
             fail(f"{name}: the Keras History has no 'loss' entry (it holds {keys}).")
         value = losses
+    if isinstance(value, dict):  # history.history: Keras's per-metric lists
+        if "loss" not in value:
+            fail(f"{name} should be a list or array of numbers, but received {describe(value)}.")
+        value = value["loss"]
     if _is_torch_module(value) or _is_keras_model(value):
         fail(f"{name} should be a list or array of numbers, but received {describe(value)}.")
     if _is_tensor(value):

@@ -37,10 +37,10 @@ from numpy import concatenate as _concatenate
 from numpy import einsum as _einsum
 from numpy import empty as _empty
 from numpy import errstate as _errstate
-from numpy import flatnonzero as _flatnonzero
 from numpy import float64 as _float64
 from numpy import full as _full
 from numpy import isfinite as _isfinite
+from numpy.linalg import matrix_power as _matrix_power
 from numpy import where as _where
 from numpy import zeros as _zeros
 
@@ -412,9 +412,8 @@ _ARTICLE_SETTINGS = {
     "noisy_line": [dict(lr=0.01, epochs=1000, reduction="mean", start="article")],
     "xy_table": [dict(lr=0.001, reduction="mean")],
 }
-# How far past the asked epochs to look for the state the learner's w, b are at.
-_EPOCH_SEARCH_FACTOR = 10
-_EPOCH_SEARCH_MAX_EXTRA = 20_000
+# Epoch counts a learner may have typed (or left in a global variable) instead of the one asked.
+_COMMON_EPOCHS = (10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000, 10_000)
 _DATASET_CACHE: dict = {}
 
 
@@ -491,12 +490,12 @@ def find_mistakes(w, b, losses, *, x, y, lr, epochs, w0=0.0, b0=0.0, reduction="
         consider(bug, run.w[index], run.b[index], run.losses[index], n=n, w0=w0, b0=b0)
 
     # 3. Transforms of the correct run: swapped, another epoch count, a shifted loss history.
-    search = max(epochs + 2, min(_EPOCH_SEARCH_FACTOR * epochs, epochs + _EPOCH_SEARCH_MAX_EXTRA))
-    path = run_variants(x, y, [Variant(**settings)], search, record_path=True)
+    recorded = max(epochs, 0 if losses is None else len(losses)) + 2
+    path = run_variants(x, y, [Variant(**settings)], recorded, record_path=True)
     w_path, b_path, full_losses = path.w_path[0], path.b_path[0], path.losses[0]
     consider("swapped", reference.b, reference.w, reference.losses)
     _consider_loss_history(learner, consider, reference, full_losses, epochs)
-    _consider_epochs(learner, consider, w_path, b_path, full_losses, epochs, w0, b0, correct_same)
+    _consider_epochs(learner, consider, x, y, Variant(**settings), w_path, b_path, full_losses, epochs)
 
     offset = len(bug_ids)
     for index, (s_w, s_b) in enumerate(starts):
@@ -537,53 +536,86 @@ def _consider_loss_history(learner, consider, reference, full_losses, epochs):
         consider("loss_shifted", reference.w, reference.b, shifted, shift=text)
 
 
-def _consider_epochs(learner, consider, w_path, b_path, full_losses, epochs, w0, b0, correct_same):
-    """The learner's w, b are the correct run's state after some other number of epochs."""
-    same_w, info_w = values_match(learner.w, w_path, learner.tol.param_atol, learner.tol.param_limit)
-    same_b, info_b = values_match(learner.b, b_path, learner.tol.param_atol, learner.tol.param_limit)
-    hits = [int(k) for k in _flatnonzero(same_w & same_b & (info_w | info_b)) if k != epochs]
-    if 0 in hits:  # still at the start: updates computed but never kept
-        stuck = None if learner.losses is None else _full(len(learner.losses), full_losses[0])
-        consider("no_update", w0, b0, stuck, w0=w0, b0=b0)
-    hits = [k for k in hits if k != 0]
+def _epoch_counts(epochs, learner):
+    """The epoch counts a learner plausibly ran instead of ``epochs``.
+
+    Only these are tried, not every count: w and b are two numbers, and a long
+    enough path passes near almost any point, so an open search would "explain"
+    unrelated wrong answers.  A loss history says the count outright.
+    """
+    if learner.losses is not None:
+        counts = {len(learner.losses)}
+    else:
+        counts = {epochs - 2, epochs - 1, epochs + 1, epochs + 2, 2 * epochs, epochs // 2, 10 * epochs,
+                  epochs // 10, *_COMMON_EPOCHS}
+    return sorted(k for k in counts if 0 < k and k != epochs)
+
+
+def _states_after(x, y, variant, counts):
+    """``(w, b)`` of the correct run after each of ``counts`` epochs, without running them all.
+
+    One update is the affine map ``θ ← (I − lr·H)·θ + lr·c`` of ``θ = (w, b)``,
+    so ``k`` updates are the ``k``-th power of its 3×3 matrix: a few matrix
+    products even for 10,000 epochs.
+    """
+    n = x.size
+    scale = variant.lr * (2.0 / n if variant.reduction == "mean" else 2.0)
+    sx, sxx, sy, sxy = float(x.sum()), float(x @ x), float(y.sum()), float(x @ y)
+    step = _array([[1.0 - scale * sxx, -scale * sx, scale * sxy],
+                   [-scale * sx, 1.0 - scale * n, scale * sy],
+                   [0.0, 0.0, 1.0]])
+    start = _array([variant.w0, variant.b0, 1.0])
+    with _errstate(over="ignore", invalid="ignore"):
+        states = [_matrix_power(step, count) @ start for count in counts]
+    return [float(state[0]) for state in states], [float(state[1]) for state in states]
+
+
+def _consider_epochs(learner, consider, x, y, variant, w_path, b_path, full_losses, epochs):
+    """The learner's w, b are the correct run's state after 0 (no update) or another number of epochs."""
+    stuck = None if learner.losses is None else _full(len(learner.losses), full_losses[0])
+    consider("no_update", variant.w0, variant.b0, stuck, w0=variant.w0, b0=variant.b0)
+    counts = _epoch_counts(epochs, learner)
+    if learner.losses is not None:  # the count is their loss count, within the recorded path
+        for count in counts:
+            for history in (full_losses[:count], full_losses[1:count + 1]):
+                consider("epochs_off", w_path[count], b_path[count], history, epochs_run=count, epochs=epochs)
+        return
+    ws, bs = _states_after(x, y, variant, counts)
+    hits = [index for index, count in enumerate(counts) if learner.matches(ws[index], bs[index], None)]
     if not hits:
         return
-    if learner.losses is not None:
-        # Their loss count says how many epochs they ran.
-        count = len(learner.losses)
-        if count in hits:
-            for history in (full_losses[:count], full_losses[1:count + 1]):
-                if len(history) == count:
-                    consider("epochs_off", w_path[count], b_path[count], history,
-                             epochs_run=count, epochs=epochs)
-        return
     first = hits[0]
-    # Once the run has converged many epoch counts give the same w, b: say "or more".
-    tail = len(hits) > 1 and hits[-1] == len(w_path) - 1
-    consider("epochs_off", w_path[first], b_path[first], None,
-             epochs_run=f"{first} or more" if tail else first, epochs=epochs)
+    # Once the run has converged every larger count gives the same w, b: say "or more".
+    more = len(hits) > 1 and hits == list(range(first, len(counts)))
+    consider("epochs_off", ws[first], bs[first], None,
+             epochs_run=f"{counts[first]} or more" if more else counts[first], epochs=epochs)
 
 
 def _consider_other_data(learner, consider, x, y, epochs, settings):
-    trials = []  # (description, x, y, variant, epochs)
+    """The correct run on swapped x/y, on another named dataset, or an article's own example."""
+    groups = []  # (x, y, [(description, variant, epochs)]): one run per dataset
     if not _same_data(x, y):
-        trials.append(("x and y swapped (fitting x from y)", y, x, Variant(**settings), epochs))
+        groups.append((y, x, [("x and y swapped (fitting x from y)", Variant(**settings), epochs)]))
     for name, dataset in _named_datasets():
         dx = _asarray(dataset.x, dtype=_float64)
         dy = _asarray(dataset.y, dtype=_float64)
         if _same_data(dx, x) and _same_data(dy, y):
             continue
-        trials.append((f"the {name} dataset", dx, dy, Variant(**settings), epochs))
+        trials = [(f"the {name} dataset", Variant(**settings), epochs)]
         for article in _ARTICLE_SETTINGS.get(name, []):
             start = (settings["w0"], settings["b0"])
             if article.get("start") == "article":
                 start = (dataset.extra.get("article_w0", 0.0), dataset.extra.get("article_b0", 0.0))
             variant = Variant(lr=article["lr"], w0=start[0], b0=start[1], reduction=article["reduction"])
-            trials.append((f"the {name} dataset with its article's settings", dx, dy, variant,
+            trials.append((f"the {name} dataset with its article's settings", variant,
                            article.get("epochs", epochs)))
-    for description, dx, dy, variant, count in trials:
-        run = run_variants(dx, dy, [variant], count)
-        consider("wrong_data", run.w[0], run.b[0], run.losses[0], dataset=description)
+        groups.append((dx, dy, trials))
+    for dx, dy, trials in groups:
+        longest = max(count for _, _, count in trials)
+        run = run_variants(dx, dy, [variant for _, variant, _ in trials], longest, record_path=True)
+        for index, (description, _, count) in enumerate(trials):
+            consider("wrong_data", run.w_path[index, count], run.b_path[index, count],
+                     run.losses[index, :count], dataset=description)
 
 
 def diagnose(w, b, losses=None, *, x, y, lr, epochs, w0=0.0, b0=0.0, reduction="mean") -> list:
