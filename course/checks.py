@@ -20,7 +20,7 @@ from __future__ import annotations
 # session (``abs``, ``np.isclose``, ``print``…) can change a verdict.  Nothing is looked up
 # in ``__main__``.
 from builtins import (
-    AssertionError, Exception, NotImplementedError, ValueError, abs, callable, dict, enumerate,
+    Exception, NotImplementedError, ValueError, abs, all, callable, dict, enumerate,
     float, int, isinstance, len, list, max, min, print, range, round, str, tuple, type,
 )
 import re as _re
@@ -210,7 +210,8 @@ def _judge_fit(w, b, losses, settings, *, subject, check):
                              f"expected losses[{first}] = {_fmt(reference.losses[first], history[first])}, "
                              f"received {_fmt(history[first], reference.losses[first])}.")
     if w_ok and b_ok and losses_ok:
-        tail = f" and all {epochs} losses" if history is not None else ""
+        tail = "" if history is None or epochs == 0 else (
+            " and the loss" if epochs == 1 else f" and all {epochs} losses")
         print(f"✓ {check}: w = {_fmt(w_value)}, b = {_fmt(b_value)}{tail} match the reference "
               f"(lr={lr:g}, epochs={epochs}).")
         return

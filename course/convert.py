@@ -14,7 +14,7 @@ from __future__ import annotations
 # Bound at import time on purpose: a learner who rebinds ``builtins.len`` or
 # ``numpy.asarray`` in their session must not change how they are graded.
 from builtins import (
-    AssertionError, Exception, OverflowError, bool, bytes, callable, complex, dict, float,
+    AssertionError, Exception, OverflowError, all, bool, bytes, callable, complex, dict, float,
     getattr, hasattr, int, isinstance, len, list, repr, str, tuple, type,
 )
 

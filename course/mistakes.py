@@ -22,8 +22,8 @@ from __future__ import annotations
 # Bound at import time on purpose (see course.convert): a learner who rebinds
 # a builtin or a NumPy function in their session cannot change a diagnosis.
 from builtins import (
-    AssertionError, Exception, KeyError, ValueError, abs, bool, dict, enumerate, float, int,
-    isinstance, len, list, max, min, range, sorted, str, tuple, zip,
+    AssertionError, Exception, KeyError, ValueError, abs, all, any, bool, dict, enumerate, float, int,
+    isinstance, len, list, max, range, sorted, str, tuple,
 )
 from dataclasses import dataclass, field
 import sys as _sys
