@@ -23,6 +23,7 @@ from builtins import (
     Exception, NotImplementedError, ValueError, abs, all, callable, dict, enumerate,
     float, int, isinstance, len, list, max, min, print, range, round, str, tuple, type,
 )
+from dataclasses import dataclass
 import re as _re
 from warnings import catch_warnings as _catch_warnings
 from warnings import simplefilter as _simplefilter
@@ -46,7 +47,7 @@ from .reference import REDUCTIONS as _REDUCTIONS
 
 __all__ = [
     "check_fit", "check_fit_function", "check_predict", "check_mse", "check_gradients", "check_step",
-    "check_value", "diagnose", "mistake_ids", "exercise_data", "MISTAKES",
+    "check_value", "diagnose", "mistake_ids", "exercise_data", "Exercise", "MISTAKES",
 ]
 
 FRAMEWORKS = ("numpy", "torch", "tf")
@@ -268,36 +269,45 @@ def check_fit_function(fit, *, x, y, lr, epochs, w0=0.0, b0=0.0, reduction="mean
 # The small functions: predict, mse, gradients, step.
 
 
-class exercise_data:  # noqa: N801 - used like a function: exercise_data(seed)
-    """The fresh inputs a function check uses for ``seed``: a noisy line and a point ``(w, b)`` off it.
+@dataclass(frozen=True)
+class Exercise:
+    """The inputs of a function check: a noisy line ``x, y`` (float32 values), a point ``(w, b)``, an lr."""
 
-    ``seed=0`` is what the visible test cells use; hidden tests pass other
-    seeds so that a number copied from the visible output cannot pass.
-    """
+    x: object
+    y: object
+    w: float
+    b: float
+    lr: float
 
-    def __init__(self, seed: int = 0):
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
-        rng = _default_rng(seed)
-        line_w, line_b = rng.uniform(1.0, 3.0) * rng.choice([-1.0, 1.0]), rng.uniform(-2.0, 2.0)
-        line = _make_line(_EXERCISE_POINTS, w=line_w, b=line_b, noise=0.5, seed=seed, x_low=-2.0, x_high=3.0)
-        self.x = _asarray(line.x, dtype=_float64)
-        self.y = _asarray(line.y, dtype=_float64)
-        # A point clearly off the best line, with w and b far apart, so that every named
-        # mistake (swapped, sign, factor 2, ×n) moves the answer well beyond tolerance.
-        while True:
-            w, b = rng.uniform(-2.5, 2.5), rng.uniform(-2.5, 2.5)
-            if min(abs(w), abs(b)) > 0.3 and abs(w - b) > 0.7 and abs(w - line_w) > 0.7:
-                break
-        self.w, self.b = round(float(w), 3), round(float(b), 3)
-        self.lr = round(float(rng.uniform(0.02, 0.08)), 3)
-        self.n = self.x.size
-        # float32 like the inputs the learner's function gets, then exact float64 arithmetic.
-        self.x = _asarray(self.x.astype("float32"), dtype=_float64)
+    @property
+    def n(self) -> int:
+        return int(self.x.size)
 
     @property
     def y_pred(self):
         return self.w * self.x + self.b
+
+
+def exercise_data(seed: int = 0) -> Exercise:
+    """The fresh inputs the function checks use for ``seed``.
+
+    ``seed=0`` is what the visible test cells use; hidden tests pass other
+    seeds so that a number copied from the visible output cannot pass.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+    rng = _default_rng(seed)
+    line_w, line_b = rng.uniform(1.0, 3.0) * rng.choice([-1.0, 1.0]), rng.uniform(-2.0, 2.0)
+    line = _make_line(_EXERCISE_POINTS, w=line_w, b=line_b, noise=0.5, seed=seed, x_low=-2.0, x_high=3.0)
+    # A point clearly off the line, with w and b far apart, so that every named mistake
+    # (swapped, sign, factor 2, ×n) moves the answer far beyond the tolerance.
+    while True:
+        w, b = rng.uniform(-2.5, 2.5), rng.uniform(-2.5, 2.5)
+        if min(abs(w), abs(b)) > 0.3 and abs(w - b) > 0.7 and abs(w - line_w) > 0.7:
+            break
+    # The learner's function gets float32 x, y: the expected values use exactly those numbers.
+    return Exercise(x=_asarray(line.x, dtype=_float64), y=_asarray(line.y, dtype=_float64),
+                    w=round(float(w), 3), b=round(float(b), 3), lr=round(float(rng.uniform(0.02, 0.08)), 3))
 
 
 def _inputs(ex, framework, requires_grad):
@@ -309,7 +319,7 @@ def _inputs(ex, framework, requires_grad):
     return x, y, w, b
 
 
-def _judge_numbers(received, expected, candidates, *, what, scale):
+def _judge_numbers(received, expected, candidates, *, scale):
     """Compare ``received`` with ``expected`` (same shapes); a diagnosis if a candidate matches."""
     atol = RTOL * max(scale, 1e-12)
     limit = 1e8 * max(scale, 1e-12)
@@ -337,7 +347,7 @@ def check_predict(predict, *, seed=0, framework="numpy", requires_grad=False):
         _fail_with([f"{call_text} should return one prediction per point of x ({expected.size}), "
                     f"but returned {received.size} value{'s' if received.size != 1 else ''}."], warned)
     found = _judge_numbers(received, expected, [("swapped", ex.b * ex.x + ex.w, {})],
-                           what="predictions", scale=float(_np_abs(expected).max()))
+                           scale=float(_np_abs(expected).max()))
     if found is None:
         print(f"✓ predict is right on {ex.n} points (seed {seed}).")
         return
@@ -355,7 +365,7 @@ def check_mse(mse, *, seed=0, framework="numpy"):
     y_pred, y = ex.y_pred, ex.y
     result, warned = _call(mse, "mse", "y_pred, y", to_framework(y_pred, framework), to_framework(y, framework))
     received = to_float(result, "mse(y_pred, y)")
-    errors = y_pred - _asarray(y.astype("float32"), dtype=_float64)
+    errors = y_pred - y
     expected = float((errors * errors).mean())
     candidates = [
         ("sum_reduction", float((errors * errors).sum()), dict(n=ex.n)),
@@ -363,7 +373,7 @@ def check_mse(mse, *, seed=0, framework="numpy"):
         ("abs_error", float(_np_abs(errors).mean()), {}),
         ("half_loss", 0.5 * expected, {}),
     ]
-    found = _judge_numbers(received, expected, candidates, what="loss", scale=abs(expected))
+    found = _judge_numbers(received, expected, candidates, scale=abs(expected))
     if found is None:
         print(f"✓ mse is right (seed {seed}).")
         return
@@ -381,8 +391,7 @@ def check_gradients(gradients, *, seed=0, framework="numpy", requires_grad=False
                            *_inputs(ex, framework, requires_grad))
     dw, db = _unpack(result, 2, call_text, "(dw, db)")
     received = _asarray([to_float(dw, f"{call_text}'s dw"), to_float(db, f"{call_text}'s db")])
-    y32 = _asarray(ex.y.astype("float32"), dtype=_float64)
-    expected = _asarray(_gradients(ex.w, ex.b, ex.x, y32, "mean"), dtype=_float64)
+    expected = _asarray(_gradients(ex.w, ex.b, ex.x, ex.y, "mean"), dtype=_float64)
     candidates = [
         ("sum_reduction", expected * ex.n, dict(n=ex.n)),
         ("grad_x2", expected * 2.0, {}),
@@ -390,7 +399,7 @@ def check_gradients(gradients, *, seed=0, framework="numpy", requires_grad=False
         ("sign_flip", -expected, {}),
         ("swapped", expected[::-1].copy(), {}),
     ]
-    found = _judge_numbers(received, expected, candidates, what="gradients", scale=float(_np_abs(expected).max()))
+    found = _judge_numbers(received, expected, candidates, scale=float(_np_abs(expected).max()))
     if found is None:
         print(f"✓ gradients is right (seed {seed}).")
         return
@@ -409,8 +418,7 @@ def check_step(step, *, seed=0, framework="numpy", requires_grad=False):
     result, warned = _call(step, "step", f"x, y, w={ex.w:g}, b={ex.b:g}, lr={ex.lr:g}", x, y, w, b, ex.lr)
     w_new, b_new = _unpack(result, 2, call_text, "(w_new, b_new)")
     received = _asarray([to_float(w_new, f"{call_text}'s w_new"), to_float(b_new, f"{call_text}'s b_new")])
-    y32 = _asarray(ex.y.astype("float32"), dtype=_float64)
-    grad = _asarray(_gradients(ex.w, ex.b, ex.x, y32, "mean"), dtype=_float64)
+    grad = _asarray(_gradients(ex.w, ex.b, ex.x, ex.y, "mean"), dtype=_float64)
     start = _asarray([ex.w, ex.b])
     expected = start - ex.lr * grad
     candidates = [
@@ -432,7 +440,7 @@ def check_step(step, *, seed=0, framework="numpy", requires_grad=False):
             and all(abs(used[0] - value) > 1e-3 * value for value in named)):
         candidates.append(("wrong_lr", start - used.mean() * grad, dict(lr_used=float(used.mean()), lr=ex.lr)))
     scale = float(max(_np_abs(start).max(), _np_abs(expected).max()))
-    found = _judge_numbers(received, expected, candidates, what="step", scale=scale)
+    found = _judge_numbers(received, expected, candidates, scale=scale)
     if found is None:
         print(f"✓ step is right (seed {seed}).")
         return

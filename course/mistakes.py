@@ -404,7 +404,7 @@ class _Learner:
 # left out: they are exactly the grad_x2 / grad_half trajectories and are reported as those.
 _LR_FACTORS = (10.0, 0.1, 100.0, 0.01, 5.0, 0.2)
 _COMMON_LRS = (1.0, 0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01, 0.005, 0.003, 0.002, 0.001, 1e-4)
-# The articles' own settings for their datasets (see /shared/seeds/README.md), for a learner
+# The articles' own settings for their datasets (see shared/seeds/README.md), for a learner
 # who ran an article's example instead of the exercise.
 _ARTICLE_SETTINGS = {
     "tiny_line": [dict(lr=0.01, epochs=500, reduction="sum"), dict(lr=0.01, epochs=500, reduction="mean")],
