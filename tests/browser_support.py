@@ -219,13 +219,10 @@ def new_token() -> str:
 
 
 def copy_course(dest: Path) -> Path:
-    """A throw-away copy of the course root (source notebooks + nbgrader config), so nothing the test
-    generates (release/, gradebook.db, workspace/) lands in the repository."""
+    """A throw-away course root holding a copy of the source notebooks, so that nothing the tests
+    generate (release/, gradebooks, workspace/) lands in the repository."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "notebooks", dest / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    for name in ("nbgrader_config.py",):
-        if (ROOT / name).exists():
-            shutil.copy2(ROOT / name, dest / name)
     return dest
 
 

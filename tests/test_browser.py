@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from playwright import sync_api
 
 from browser_support import (
     ROOT,
@@ -44,7 +45,6 @@ VALIDATE_TIMEOUT_MS = 240_000  # nbgrader validate runs the notebook again in a 
 SLIDER_KEY_PRESSES = 10
 UI_WAIT_MS = 60_000
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is in the test extra")
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -88,8 +88,10 @@ def instructor_server(tmp_path):
     from autograder.config import Settings, write_course_config
 
     course = copy_course(tmp_path / "course")
-    # A root other than the repository gets a config that points at the copy's notebooks.
-    write_course_config(Settings.from_env(root=course, source=course / "notebooks"))
+    # A root other than the repository gets its own nbgrader_config.py (the autograder's settings), pointing
+    # at the copy's notebooks.
+    config = write_course_config(Settings.from_env(root=course, source=course / "notebooks"))
+    assert config.exists()
     port, token = free_port(), new_token()
     server = JupyterServer(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
@@ -435,7 +437,7 @@ def test_student_works_through_notebook_1(student_server, page):
         dialog.wait_for(state="detached")
 
 
-def test_instructor_formgrader_lists_assignments(instructor_server, page):
+def test_instructor_formgrader_lists_and_generates(instructor_server, page):
     shots = Screenshots("instructor")
     assignments = sorted(p.name for p in (instructor_server.course / "notebooks").iterdir()
                          if p.is_dir() and any(p.glob("*.ipynb")))
@@ -443,11 +445,27 @@ def test_instructor_formgrader_lists_assignments(instructor_server, page):
     with screenshot_on_failure(shots, page, instructor_server):
         open_lab(page, instructor_server)
         shots.take(page, "course-root")
+
+        # The Formgrader from the Nbgrader menu lists every assignment folder of the course.
         menu_command(page, "Nbgrader", "Formgrader")
         frame = page.frame_locator("iframe[src*='formgrader']").first
+        names = frame.locator("td.name")
         for name in assignments:
-            frame.locator("a, td", has_text=re.compile(rf"^\s*{re.escape(name)}\s*$")).first.wait_for()
+            names.filter(has_text=re.compile(rf"^\s*{re.escape(name)}\s*$")).first.wait_for()
+        listed = sorted(text.strip() for text in names.all_inner_texts())
+        assert listed == assignments, f"formgrader lists {listed}, the course has {assignments}"
         shots.take(page, "formgrader-assignments")
-        listed = frame.locator("body").inner_text()
-        missing = [name for name in assignments if name not in listed]
-        assert not missing, f"formgrader does not list {missing}"
+
+        # Generate the student version of notebook 1 from the formgrader (nbgrader with the course's config).
+        row = frame.locator("tr", has=frame.locator("td.name", has_text=re.compile(rf"^\s*{ASSIGNMENT}\s*$")))
+        row.locator("td.assign a").click()
+        outcome = frame.locator("#success-modal, #error-modal").first
+        outcome.wait_for(timeout=RUN_TIMEOUT_MS)
+        assert outcome.get_attribute("id") == "success-modal", f"generate failed:\n{outcome.inner_text()[:2000]}"
+        shots.take(page, "formgrader-generated")
+        release = instructor_server.course / "release" / ASSIGNMENT / NOTEBOOK
+        assert release.exists(), f"no {release} after Generate"
+        student_version = release.read_text()
+        assert "BEGIN SOLUTION" not in student_version and "HIDDEN TESTS" not in student_version
+        assert "raise NotImplementedError()" in student_version
+        assert (instructor_server.course / "gradebook.db").exists(), "the formgrader did not use the course root"
