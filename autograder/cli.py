@@ -1,0 +1,182 @@
+"""The instructor's command line: ``python -m autograder …`` or ``gd-autograder …``.
+
+Every command takes ``--root DIR`` (default: ``$GD_COURSE_ROOT`` or the
+repository), ``--source DIR`` (the nbgrader source notebooks, default
+``notebooks/``) and ``--db-url URL`` (default: SQLite ``gradebook.db`` in the
+root; ``$GD_DB_URL``).  Exit codes: 0 done, 2 something is missing or wrong
+(unknown assignment, not released, unreadable CSV), 3 nothing to do (no
+submissions), 4 some students could not be run by nbgrader and were
+entered with zero (their feedback says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .config import Settings
+from .course_dir import EXIT_UNGRADED, Course, CourseError
+from .status import StudentResult
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("course")
+    group.add_argument("--root", type=Path, default=None,
+                       help="course root (default: $GD_COURSE_ROOT or the repository)")
+    group.add_argument("--source", type=Path, default=None,
+                       help="nbgrader source notebooks (default: the repository's notebooks/)")
+    group.add_argument("--db-url", default=None,
+                       help="gradebook URL, e.g. postgresql://user@host/db (default: SQLite in the root)")
+    return common
+
+
+def _grading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", "-j", type=int, default=1, help="students graded in parallel (processes)")
+    parser.add_argument("--timeout", type=int, default=None, help="per-cell time limit in s (default 120)")
+    parser.add_argument("--memory-mb", type=int, default=None,
+                        help="memory cap of each student's kernel in MiB (default 6144; 0 = none)")
+    parser.add_argument("--student-timeout", type=float, default=900,
+                        help="wall-clock cap per student in s (default 900)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="gd-autograder", description="Release, collect, autograde, feed back and export with nbgrader.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("release", parents=[common], help="nbgrader generate_assignment (all or some)")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+
+    p = commands.add_parser("students", parents=[common], help="add students from a CSV (column id)")
+    p.add_argument("csv", type=Path)
+
+    p = commands.add_parser("collect", parents=[common],
+                            help="take in submissions from a folder or an LMS zip (nbgrader zip_collect)")
+    p.add_argument("assignment")
+    p.add_argument("path", type=Path, help="zip file, folder of <student>_<notebook>.ipynb, or folder per student")
+    p.add_argument("--regexp", default=None,
+                   help="zip_collect's named_regexp (groups student_id and file_id) for other file names")
+
+    p = commands.add_parser("autograde", parents=[common], help="autograde a class, N students at a time")
+    p.add_argument("assignment")
+    p.add_argument("--student", action="append", default=None, help="only this student (repeatable)")
+    p.add_argument("--force", action="store_true", help="grade again students already graded")
+    _grading_options(p)
+
+    p = commands.add_parser("feedback", parents=[common], help="nbgrader generate_feedback (HTML per student)")
+    p.add_argument("assignment")
+    p.add_argument("--student", action="append", default=None)
+    p.add_argument("--jobs", "-j", type=int, default=1)
+    p.add_argument("--no-progress", action="store_true")
+
+    p = commands.add_parser("export", parents=[common], help="grades to CSV (nbgrader's CSV export)")
+    p.add_argument("--to", type=Path, default=Path("grades.csv"))
+    p.add_argument("--assignment", action="append", default=None)
+
+    p = commands.add_parser("report", parents=[common],
+                            help="HTML report: score histograms, pass rate per test, frequent mistakes")
+    p.add_argument("--to", type=Path, default=Path("report.html"))
+    p.add_argument("--assignment", action="append", default=None)
+
+    p = commands.add_parser("demo", parents=[common],
+                            help="a throw-away class of synthetic students through the whole pipeline")
+    p.add_argument("--assignment", action="append", default=None, help="only this assignment (repeatable)")
+    p.add_argument("--students", type=int, default=None, help="at most K synthetic students per assignment")
+    _grading_options(p)
+    return parser
+
+
+def _settings(args) -> Settings:
+    return Settings.from_env(root=args.root, source=args.source, db_url=args.db_url,
+                             cell_timeout=getattr(args, "timeout", None),
+                             memory_mb=getattr(args, "memory_mb", None))
+
+
+def print_table(results: list[StudentResult], out=sys.stdout) -> None:
+    """The grade table: one line per student."""
+    if not results:
+        return
+    width = max(len("student"), *(len(r.student) for r in results))
+    print(f"{'student':<{width}}  {'score':>11}  {'state':<8}  notes / named mistakes", file=out)
+    for r in results:
+        kinds = sorted({n["kind"] for n in r.notes})
+        extra = ", ".join(kinds + [f"mistake:{m}" for m in r.mistakes]) or "-"
+        print(f"{r.student:<{width}}  {r.score:5.1f} / {r.max_score:<4.1f}  {r.state:<8}  {extra}", file=out)
+
+
+def _run(args) -> int:
+    from . import pipeline
+
+    settings = _settings(args)
+    course = Course(settings)
+    command = args.command
+    if command == "release":
+        names = pipeline.release(course, args.assignments or None)
+        print(f"released {', '.join(names)} into {course.step_dir('release')}")
+        return 0
+    if command == "students":
+        added = pipeline.add_students(course, args.csv)
+        print(f"{len(added)} students in the gradebook")
+        return 0
+    if command == "collect":
+        collected = pipeline.collect(course, args.assignment, args.path, regexp=args.regexp)
+        print(f"{len(collected)} submissions of {args.assignment} in {course.step_dir('submitted')}: "
+              f"{', '.join(collected)}")
+        return 0
+    if command == "autograde":
+        results = pipeline.autograde(course, args.assignment, students=args.student, jobs=args.jobs,
+                                     force=args.force, student_timeout=args.student_timeout,
+                                     progress=not args.no_progress)
+        print_table(results)
+        fallback = [r.student for r in results if r.state == "fallback"]
+        if fallback:
+            print(f"nbgrader could not run {len(fallback)} submission(s), entered with zero: "
+                  f"{', '.join(fallback)} (see their feedback and nbgrader_work/logs/)", file=sys.stderr)
+            return EXIT_UNGRADED
+        return 0
+    if command == "feedback":
+        problems = pipeline.feedback(course, args.assignment, students=args.student, jobs=args.jobs,
+                                     progress=not args.no_progress)
+        failed = {s: p for s, p in problems.items() if p}
+        print(f"feedback for {len(problems) - len(failed)} students in {course.step_dir('feedback')}")
+        for student, problem in failed.items():
+            print(f"  no feedback for {student}: {problem}", file=sys.stderr)
+        return EXIT_UNGRADED if failed else 0
+    if command == "export":
+        path = pipeline.export(course, args.to, assignments=args.assignment)
+        print(f"grades written to {path}")
+        return 0
+    if command == "report":
+        from .report import write_report
+
+        path = write_report(course, args.to, assignments=args.assignment)
+        print(f"report written to {path}")
+        return 0
+    if command == "demo":
+        from .demo import run_demo
+
+        return run_demo(args, settings)
+    raise CourseError(f"unknown command {command!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except CourseError as error:
+        print(f"gd-autograder {args.command}: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to grade the students that were not finished",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""The nbgrader configuration of the course, built in one place.
+
+``nbgrader_config.py`` at the course root calls :func:`configure`, so that
+nbgrader's own commands (``nbgrader generate_assignment``, ``autograde``,
+``generate_feedback``, ``export``, the formgrader) and this package's CLI
+run with exactly the same settings.  Everything nbgrader writes
+(``release/``, ``submitted/``, ``autograded/``, ``feedback/``,
+``gradebook.db``) lives under the course root and outside git.
+
+Settings can be changed per command with the CLI flags, or for nbgrader's
+own commands with environment variables (``GD_CELL_TIMEOUT``,
+``GD_MEMORY_MB``, ``GD_DB_URL``, ``GD_MAX_OUTPUT_CHARS``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+COURSE_ID = "gd-five-ways"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The nbgrader *source* notebooks of the course, one folder per assignment.
+DEFAULT_SOURCE = REPO_ROOT / "notebooks"
+#: Where this package keeps its own records (status per student, logs); git-ignored.
+WORK_DIR_NAME = "nbgrader_work"
+#: How long SQLite waits for another grader process's write before giving up (s).
+SQLITE_BUSY_TIMEOUT_S = 120
+
+#: Written into a course root other than the repository, so nbgrader's own commands work there too.
+CONFIG_FILE_MARKER = "# written by autograder.config.write_course_config"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a whole number") from None
+
+
+def default_root() -> Path:
+    """The course root: ``$GD_COURSE_ROOT`` or the repository."""
+    env = os.environ.get("GD_COURSE_ROOT", "").strip()
+    return Path(env).resolve() if env else REPO_ROOT
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that differs between one grading run and another."""
+
+    root: Path = field(default_factory=default_root)
+    source: Path = DEFAULT_SOURCE
+    #: ``None``: SQLite ``gradebook.db`` in the course root.
+    db_url: str | None = None
+    #: Per-cell execution timeout (s); an interrupted cell scores zero.
+    cell_timeout: int = 120
+    #: Address-space cap of each student's kernel (MiB); 0 switches it off.
+    memory_mb: int = 6144
+    #: Characters of output kept per cell (the kernel drops the rest, then the grader).
+    max_output_chars: int = 100_000
+    #: Lines of stream output kept per cell (nbgrader's LimitOutput).
+    max_output_lines: int = 1000
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        base = cls(
+            db_url=os.environ.get("GD_DB_URL") or None,
+            cell_timeout=_env_int("GD_CELL_TIMEOUT", 120),
+            memory_mb=_env_int("GD_MEMORY_MB", 6144),
+            max_output_chars=_env_int("GD_MAX_OUTPUT_CHARS", 100_000),
+        )
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        for key in ("root", "source"):
+            if key in overrides:
+                overrides[key] = Path(overrides[key]).resolve()
+        return replace(base, **overrides)
+
+    @property
+    def work_dir(self) -> Path:
+        return self.root / WORK_DIR_NAME
+
+    @property
+    def resolved_db_url(self) -> str:
+        return gradebook_url(self.root, self.db_url)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["root"], data["source"] = str(self.root), str(self.source)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Settings":
+        data = dict(data)
+        data["root"], data["source"] = Path(data["root"]), Path(data["source"])
+        return cls(**data)
+
+
+def gradebook_url(root: Path, db_url: str | None = None) -> str:
+    """The gradebook's SQLAlchemy URL; SQLite ones get a long busy timeout.
+
+    Several grader processes write the same SQLite file during a parallel
+    run.  With the busy timeout a writer waits for the lock instead of failing
+    with "database is locked" (pysqlite reads ``timeout`` from the URL).
+    """
+    url = db_url or f"sqlite:///{Path(root).resolve() / 'gradebook.db'}"
+    if url.startswith("sqlite:") and "timeout=" not in url:
+        url += ("&" if "?" in url else "?") + f"timeout={SQLITE_BUSY_TIMEOUT_S}"
+    return url
+
+
+def timeout_error(cell_timeout: int) -> dict:
+    """The error nbgrader records in a cell stopped by the timeout: say what happened."""
+    message = (f"this cell ran for more than {cell_timeout} s and was stopped "
+               "(an endless loop, or far too many epochs?)")
+    return {
+        "ename": "CellTimeoutError",
+        "evalue": message,
+        "traceback": [f"\x1b[0;31mCellTimeoutError\x1b[0m: {message}"],
+    }
+
+
+def course_config(settings: Settings):
+    """The traitlets ``Config`` for nbgrader with this course's settings."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (
+        AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
+        LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+    from traitlets.config import Config
+
+    from .preprocessors import (
+        FindEditedTests, GuardTests, NoteSubmissionProblems, ReadableNotebookExporter, RestoreCellOrder,
+        SafeExecute, TidyGuardCells)
+
+    c = Config()
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.root = str(settings.root)
+    c.CourseDirectory.source_directory = str(settings.source)
+    c.CourseDirectory.db_url = gradebook_url(settings.root, settings.db_url)
+
+    # The execution limits (a cell stopped by the timeout scores zero).
+    c.Execute.timeout = settings.cell_timeout
+    c.ExecutePreprocessor.timeout = settings.cell_timeout
+    c.Execute.error_on_timeout = timeout_error(settings.cell_timeout)
+    # Output still streaming when a cell's reply arrives: wait for it rather than fail the notebook.
+    c.Execute.iopub_timeout = 30
+    c.SafeExecute.memory_mb = settings.memory_mb
+    c.SafeExecute.max_output_chars = settings.max_output_chars
+    c.GuardTests.memory_mb = settings.memory_mb
+    c.GuardTests.max_output_chars = settings.max_output_chars
+    c.LimitOutput.max_lines = settings.max_output_lines
+    c.LimitOutput.max_traceback = 100
+
+    # Sanitising: nbgrader's steps plus ours.  RestoreCellOrder puts deleted or
+    # moved graded cells back where the assignment has them (before
+    # OverwriteCells, which then restores their source from the gradebook);
+    # NoteSubmissionProblems tells the student what was restored and flags
+    # uses of course.reference.
+    c.OverwriteCells.add_missing_cells = False  # RestoreCellOrder does it, in the right place
+    c.Autograde.sanitize_preprocessors = [
+        ClearOutput, DeduplicateIds, OverwriteKernelspec, FindEditedTests, RestoreCellOrder, OverwriteCells,
+        NoteSubmissionProblems, CheckCellMetadata,
+    ]
+    # Grading: GuardTests inserts the hidden set-up and re-arm cells; SafeExecute
+    # records a dead or stuck kernel in the notebook instead of failing it.
+    c.Autograde.autograde_preprocessors = [
+        GuardTests, SafeExecute, TidyGuardCells, IgnorePattern, ClearMetadataPreprocessor,
+        LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+    ]
+    # A submission that is not a readable notebook is graded as the blank assignment.
+    c.Autograde.exporter_class = ReadableNotebookExporter
+    return c
+
+
+def configure(c, root: str | os.PathLike | None = None, **overrides) -> None:
+    """Apply the course's settings to ``c`` (the ``get_config()`` of ``nbgrader_config.py``)."""
+    if root is not None:
+        overrides["root"] = root
+    settings = Settings.from_env(**overrides)
+    c.merge(course_config(settings))
+
+
+def write_course_config(settings: Settings) -> Path:
+    """Give a course root other than the repository its own ``nbgrader_config.py``.
+
+    The file points at this package and at the source directory, so that
+    ``nbgrader autograde`` etc. run from that root use the same settings.  An
+    ``nbgrader_config.py`` that this function did not write is left alone.
+    """
+    root = Path(settings.root)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "nbgrader_config.py"
+    if root.resolve() == REPO_ROOT:
+        return path
+    text = (
+        f"{CONFIG_FILE_MARKER}\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
+        "from autograder.config import configure\n"
+        f"configure(get_config(), root={str(root)!r}, source={str(settings.source)!r})\n"
+    )
+    if path.exists():
+        current = path.read_text()
+        if not current.startswith(CONFIG_FILE_MARKER) or current == text:
+            return path
+    path.write_text(text)
+    return path

@@ -1,0 +1,195 @@
+"""Run grading tasks in N worker processes, each student under a wall-clock cap.
+
+nbgrader grades one student after another in one process.  Here N
+long-lived workers (:mod:`autograder.worker`) take students from a shared
+queue, so N kernels run at once.  Each worker runs in its own session; when
+a student overruns ``task_timeout`` or the worker dies, the supervisor kills
+the worker with everything it started (the student's kernel included),
+records the student through :func:`autograder.grading.record_failure`, and
+starts a fresh worker for the next student.
+
+The SQLite gradebook is shared: nbgrader's writes are short transactions,
+and the busy timeout in the database URL (see
+:func:`autograder.config.gradebook_url`) makes a writer wait for the other
+instead of failing; :func:`autograder.grading.autograde_student` retries
+the rare write that still gives up.  PostgreSQL needs neither.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import Settings
+from .worker import RESULT_PREFIX
+
+
+@dataclass
+class TaskOutcome:
+    task: dict
+    ok: bool
+    value: object = None
+    #: Why the task has no value: a traceback, or what the supervisor saw (timeout, crash).
+    error: str = ""
+    #: True when the worker had to be killed or died (the task never reported back).
+    lost: bool = False
+
+
+def kill_tree(process: subprocess.Popen) -> None:
+    """Kill a worker and every process it started (kernels run in their own sessions)."""
+    try:
+        import psutil
+
+        try:
+            parent = psutil.Process(process.pid)
+            family = parent.children(recursive=True) + [parent]
+        except psutil.NoSuchProcess:
+            family = []
+        for member in family:
+            try:
+                member.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(family, timeout=10)
+    except ImportError:  # psutil comes with Jupyter; without it, at least the worker goes
+        process.kill()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+class _Worker:
+    """One worker process and the thread that reads its results."""
+
+    def __init__(self, settings: Settings, log_path: Path):
+        env = dict(os.environ)
+        bin_dir = os.path.dirname(sys.executable)
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+        env["PYTHONUNBUFFERED"] = "1"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.worker", json.dumps(settings.to_json())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+            cwd=str(settings.root), env=env, start_new_session=True, text=True, bufsize=1,
+        )
+        self.results: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            if line.startswith(RESULT_PREFIX):
+                self.results.put(json.loads(line[len(RESULT_PREFIX):]))
+        self.results.put(None)  # end of stream: the worker exited
+
+    def run(self, task: dict, timeout: float) -> dict | None:
+        """Send ``task``; its outcome, or ``None`` if the worker died or overran ``timeout``."""
+        try:
+            self.process.stdin.write(json.dumps(task) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None
+        try:
+            return self.results.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            kill_tree(self.process)
+        else:
+            try:
+                self.process.stdin.close()
+                self.process.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                kill_tree(self.process)
+        self._log.close()
+
+
+def run_tasks(settings: Settings, tasks: list[dict], *, jobs: int, task_timeout: float,
+              recover: Callable[[dict, str], object] | None = None,
+              on_outcome: Callable[[TaskOutcome], None] | None = None) -> list[TaskOutcome]:
+    """Run ``tasks`` on ``jobs`` workers; outcomes in completion order.
+
+    ``recover(task, error)`` runs (in the supervisor) for a task whose worker
+    died or overran, and its return value becomes the outcome's value.
+    ``on_outcome`` sees each outcome as it arrives (progress bars).
+    """
+    pending: queue.Queue = queue.Queue()
+    for task in tasks:
+        pending.put(task)
+    outcomes: list[TaskOutcome] = []
+    lock = threading.Lock()
+    log_dir = settings.work_dir / "logs"
+    live: set[_Worker] = set()
+
+    def slot(number: int) -> None:
+        worker: _Worker | None = None
+        try:
+            while True:
+                try:
+                    task = pending.get_nowait()
+                except queue.Empty:
+                    return
+                if worker is None or not worker.alive():
+                    worker = _Worker(settings, log_dir / f"worker-{number}.log")
+                    with lock:
+                        live.add(worker)
+                started = time.monotonic()
+                reply = worker.run(task, task_timeout)
+                if reply is None:
+                    alive = worker.alive()
+                    worker.stop(kill=True)
+                    with lock:
+                        live.discard(worker)
+                    worker = None
+                    waited = time.monotonic() - started
+                    error = (f"grading took longer than {task_timeout:.0f} s and was stopped"
+                             if alive and waited >= task_timeout else
+                             "the grading process crashed (killed for memory, or a fatal error)")
+                    outcome = TaskOutcome(task, ok=False, error=error, lost=True)
+                    if recover is not None:
+                        try:
+                            outcome.value = recover(task, error)
+                        except Exception as failure:  # noqa: BLE001 - reported with the outcome
+                            outcome.error += f"; recording it failed too: {failure!r}"
+                else:
+                    outcome = TaskOutcome(task, ok=bool(reply.get("ok")), value=reply.get("value"),
+                                          error=reply.get("error", ""))
+                with lock:
+                    outcomes.append(outcome)
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    threads = [threading.Thread(target=slot, args=(n,), daemon=True) for n in range(max(1, jobs))]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        # Workers run in their own sessions: Ctrl-C does not reach them, so stop them here.
+        while not pending.empty():
+            pending.get_nowait()
+        with lock:
+            doomed = list(live)
+        for worker in doomed:
+            kill_tree(worker.process)
+        raise
+    return outcomes

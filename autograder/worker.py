@@ -1,0 +1,75 @@
+"""A grading worker: one long-lived process that grades the students it is sent, one at a time.
+
+Started by :mod:`autograder.parallel` as ``python -m autograder.worker
+SETTINGS_JSON``.  It reads one JSON task per line on stdin and answers one
+JSON line per task on its original stdout; everything else it or nbgrader
+prints goes to stderr (the worker's log file), so a student's output can
+never be mistaken for a result.  Keeping the process alive between students
+saves the Python + nbgrader start-up (~1-2 s) that a process per student
+would pay every time; the supervisor replaces a worker that dies or
+overruns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+RESULT_PREFIX = "@@gd-result@@ "
+
+
+def _result_stream():
+    """Keep the real stdout for results; point fd 1 at stderr for everything else."""
+    result_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(result_fd, "w", buffering=1)
+
+
+def _die_with_parent() -> None:
+    """Linux: if the supervisor is killed (even with -9), this worker is killed too.
+
+    Otherwise an orphaned worker could keep grading a student while a new
+    run grades the same student.  (Its kernel follows it: ipykernel exits
+    when its parent process goes away.)
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the supervisor was already gone before the call
+        os._exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    _die_with_parent()
+    results = _result_stream()
+    from .config import Settings
+    from .course_dir import Course
+    from .grading import autograde_student, feedback_student, safe_call
+
+    course = Course(Settings.from_json(json.loads(argv[0])))
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        task = json.loads(line)
+        if task["task"] == "autograde":
+            outcome = safe_call(lambda a, s: autograde_student(course, a, s).to_json(),
+                                task["assignment"], task["student"])
+        elif task["task"] == "feedback":
+            outcome = safe_call(lambda a, s: feedback_student(course, a, s),
+                                task["assignment"], task["student"])
+        else:
+            outcome = {"ok": False, "error": f"unknown task {task['task']!r}"}
+        results.write(RESULT_PREFIX + json.dumps(outcome) + "\n")
+        results.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
