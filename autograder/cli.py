@@ -97,8 +97,9 @@ def _settings(args) -> Settings:
                              memory_mb=getattr(args, "memory_mb", None))
 
 
-def print_table(results: list[StudentResult], out=sys.stdout) -> None:
+def print_table(results: list[StudentResult], out=None) -> None:
     """The grade table: one line per student."""
+    out = out or sys.stdout
     if not results:
         return
     width = max(len("student"), *(len(r.student) for r in results))

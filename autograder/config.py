@@ -145,7 +145,7 @@ def course_config(settings: Settings):
     c.ExecutePreprocessor.timeout = settings.cell_timeout
     c.Execute.error_on_timeout = timeout_error(settings.cell_timeout)
     # Output still streaming when a cell's reply arrives: wait for it rather than fail the notebook.
-    c.Execute.iopub_timeout = 30
+    c.Execute.iopub_timeout = 10
     c.SafeExecute.memory_mb = settings.memory_mb
     c.SafeExecute.max_output_chars = settings.max_output_chars
     c.GuardTests.memory_mb = settings.memory_mb

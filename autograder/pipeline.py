@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -107,18 +108,18 @@ def collect(course: Course, assignment: str, source: Path, *, regexp: str | None
         raise CourseError(f"{source} does not exist")
     flat = source.is_file() or any(p.suffix in (".ipynb", ".zip", ".gz") for p in source.iterdir()
                                    if p.is_file())
-    before = set(course.submissions(assignment))
     if flat:
-        _zip_collect(course, assignment, source, regexp or DEFAULT_ZIP_REGEXP)
+        collected = _zip_collect(course, assignment, source, regexp or DEFAULT_ZIP_REGEXP)
     else:
-        _copy_student_folders(course, assignment, source)
-    collected = course.submissions(assignment)
+        collected = _copy_student_folders(course, assignment, source)
     if not collected:
-        raise CourseError(f"no submissions for {assignment!r} were found in {source}", EXIT_NOTHING)
-    return sorted(set(collected) - before) or collected
+        raise CourseError(f"no submissions of {assignment!r} were found in {source}", EXIT_NOTHING)
+    return collected
 
 
-def _zip_collect(course: Course, assignment: str, source: Path, regexp: str) -> None:
+def _zip_collect(course: Course, assignment: str, source: Path, regexp: str) -> list[str]:
+    """nbgrader's zip_collect; returns the students whose files it (re)wrote."""
+    started = time.time() - 1
     archive = course.root / "downloaded" / assignment / "archive"
     if archive.exists():
         shutil.rmtree(archive)
@@ -135,10 +136,14 @@ def _zip_collect(course: Course, assignment: str, source: Path, regexp: str) -> 
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise CourseError(f"nbgrader zip_collect failed: {' | '.join(tail)}")
+    submitted = course.step_dir("submitted")
+    return [student for student in course.submissions(assignment)
+            if any(p.stat().st_mtime >= started for p in (submitted / student / assignment).rglob("*.ipynb"))]
 
 
-def _copy_student_folders(course: Course, assignment: str, source: Path) -> None:
+def _copy_student_folders(course: Course, assignment: str, source: Path) -> list[str]:
     """``source/<student>/<assignment>/*`` or ``source/<student>/*.ipynb`` -> ``submitted/``."""
+    copied = []
     for folder in sorted(p for p in source.iterdir() if p.is_dir()):
         if not STUDENT_ID.fullmatch(folder.name):
             print(f"skipping {folder}: not a usable student id", file=sys.stderr)
@@ -150,6 +155,8 @@ def _copy_student_folders(course: Course, assignment: str, source: Path) -> None
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(files, target)
+        copied.append(folder.name)
+    return copied
 
 
 # ----------------------------------------------------------------------------------------------

@@ -163,13 +163,20 @@ class ReadableNotebookExporter(NotebookExporter):
 # --------------------------------------------------------------------------------------------
 # Sanitising
 # --------------------------------------------------------------------------------------------
-def _longest_ordered(ids: list[str], rank: dict[str, int]) -> set[str]:
-    """The largest subset of ``ids`` already in assignment order (the cells that did not move)."""
+def _longest_ordered(ids: list[str], rank: dict[str, int], keep: set[str]) -> set[str]:
+    """The largest subset of ``ids`` already in assignment order (the cells that did not move).
+
+    Among equally long subsets, the one with most cells of ``keep`` wins: when a
+    test and its answer are swapped, it is the test that "moved".
+    """
+    def key(seq):
+        return len(seq), sum(1 for gid in seq if gid in keep)
+
     best: list[list[str]] = []
     for gid in ids:
         candidates = [seq for seq in best if rank[seq[-1]] < rank[gid]]
-        best.append((max(candidates, key=len) if candidates else []) + [gid])
-    return set(max(best, key=len)) if best else set()
+        best.append((max(candidates, key=key) if candidates else []) + [gid])
+    return set(max(best, key=key)) if best else set()
 
 
 class RestoreCellOrder(NbGraderPreprocessor):
@@ -210,7 +217,8 @@ class RestoreCellOrder(NbGraderPreprocessor):
 
         rank = {gid: i for i, gid in enumerate(order)}
         present = [gid for gid in anchors if gid in rank]
-        in_order = _longest_ordered(present, rank)
+        tests = {gid for gid in points if gid not in solution_ids}
+        in_order = _longest_ordered(present, rank, keep=set(present) - tests)
         moved = [gid for gid in present if gid not in in_order]
         missing = [gid for gid in order if gid not in anchors]
 
