@@ -41,6 +41,12 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name}={value!r} is not a whole number") from None
 
 
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
 def default_root() -> Path:
     """The course root: ``$GD_COURSE_ROOT`` or the repository."""
     env = os.environ.get("GD_COURSE_ROOT", "").strip()
@@ -106,6 +112,9 @@ def gradebook_url(root: Path, db_url: str | None = None) -> str:
     with "database is locked" (pysqlite reads ``timeout`` from the URL).
     """
     url = db_url or f"sqlite:///{Path(root).resolve() / 'gradebook.db'}"
+    if url.startswith(("postgresql://", "postgres://")) and not _has_module("psycopg"):
+        # SQLAlchemy 2.1 reads plain postgresql:// as psycopg 3; psycopg2 is what the test extra installs.
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
     if url.startswith("sqlite:") and "timeout=" not in url:
         url += ("&" if "?" in url else "?") + f"timeout={SQLITE_BUSY_TIMEOUT_S}"
     return url

@@ -82,6 +82,16 @@ def _is_library_code(func) -> bool:
     return filename.startswith(_trusted_dirs())
 
 
+def _library_wrapper_of(new, old) -> bool:
+    """True when ``new`` is a library's ``functools.wraps`` wrapper around ``old``."""
+    wrapped, depth = getattr(new, "__wrapped__", None), 0
+    while wrapped is not None and depth < 5:
+        if wrapped is old:
+            return _is_library_code(new)
+        wrapped, depth = getattr(wrapped, "__wrapped__", None), depth + 1
+    return False
+
+
 def _restore_list(current: list, pristine: list) -> bool:
     """Put back removed entries and drop ones a notebook cell added; keep library additions."""
     wanted = [item for item in current if item in pristine or _is_library_code(item)]
@@ -201,6 +211,9 @@ class Guard:
                     now = namespace.get(key, _MISSING)
                     if isinstance(now, types.ModuleType):
                         continue  # a lazy loader replaced itself: not tampering
+                    if _library_wrapper_of(now, value):
+                        pristine[key] = now  # e.g. torch._dynamo wraps torch.manual_seed on import
+                        continue
                     namespace[key] = value
                     restored.append(f"{name}.{key}")
         # `import course.checks` inside a test must find the real sub-modules again.

@@ -311,13 +311,11 @@ class NoteSubmissionProblems(NbGraderPreprocessor):
             try:
                 source_nb = gb.find_notebook(info["notebook"], info["assignment"])
                 sources += [cell.source for cell in source_nb.source_cells]
-                solution_ids = {cell.name for cell in source_nb.solution_cells}
             except MissingEntry:
-                solution_ids = set()
+                pass
         path = _source_notebook_path(self, info["assignment"], info["notebook"])
         if path is not None:
-            source = nbformat.read(path, as_version=4)
-            sources += [cell.source for cell in source.cells if _grade_id(cell) not in solution_ids]
+            sources += [cell.source for cell in nbformat.read(path, as_version=4).cells]
         return scan.instructor_lines(sources)
 
 

@@ -3,7 +3,8 @@
 The course's own cells use ``course.reference`` for plots and comparisons,
 so a plain search would flag every student.  Only lines the *student*
 wrote count: lines of editable cells that appear nowhere in the
-instructor's version of the notebook.  Comments are ignored; strings are
+instructor's source notebook (solutions included: where the official
+solution itself calls ``course.reference``, that use is sanctioned).  Comments are ignored; strings are
 not (``importlib.import_module("course.reference")`` counts).
 
 A static scan can be evaded (``getattr(course, "refer" + "ence")``); it
@@ -43,7 +44,7 @@ def _lines_without_comments(source: str) -> list[tuple[str, str]]:
 
 
 def instructor_lines(sources) -> set[str]:
-    """Every stripped line of the instructor's cells (solution cells as released: stubs)."""
+    """Every stripped line of the instructor's cells (stubs, solutions and the rest)."""
     lines: set[str] = set()
     for source in sources:
         lines.update(line.strip() for line in source.splitlines())

@@ -152,7 +152,8 @@ def test_guard_imports_the_real_checks_even_with_a_fake_course_folder(tmp_path):
 def test_sqlite_urls_get_a_busy_timeout_and_others_are_left_alone(tmp_path):
     assert config.gradebook_url(tmp_path) == f"sqlite:///{tmp_path.resolve()}/gradebook.db?timeout=120"
     assert config.gradebook_url(tmp_path, "sqlite:////x/g.db?mode=ro").endswith("?mode=ro&timeout=120")
-    assert config.gradebook_url(tmp_path, "postgresql://u@h/db") == "postgresql://u@h/db"
+    assert config.gradebook_url(tmp_path, "postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert config.gradebook_url(tmp_path, "postgresql://u@h/db").endswith("://u@h/db")
 
 
 def test_the_repository_nbgrader_config_loads_the_course_settings():

@@ -1,0 +1,74 @@
+"""Every assignment of the course through release and a parallel autograde: the solution gets
+full marks with no notes (no framework noise on stderr, no false monkeypatch report after
+PyTorch or TensorFlow imports), and a named mistake in the PyTorch and GradientTape
+notebooks is graded and named."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import synthetic
+from autograder.cli import main
+from autograder.config import Settings
+from autograder.course_dir import Course
+from autograder.demo import write_class
+from autograder.status import load as load_status
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+COURSE = Course(Settings(root=REPO))
+ASSIGNMENTS = COURSE.assignments()
+#: Besides the solution, one named mistake where the notebook uses a framework's autograd.
+WITH_MISTAKE = ("02_torch_manual", "05_gradient_tape")
+
+
+def _students(assignment: str) -> list[synthetic.Variant]:
+    variants = synthetic.class_variants(assignment)
+    chosen = [v for v in variants if v.student == "correct"]
+    if assignment in WITH_MISTAKE:
+        chosen += [v for v in variants if v.mistakes][:1]
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def graded_course(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    root = tmp_path_factory.mktemp("course")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("JUPYTER_CONFIG_DIR", str(home / ".jupyter"))
+        patch.setenv("JUPYTER_DATA_DIR", str(home / ".local" / "share" / "jupyter"))
+        patch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+        for name in ("GD_COURSE_ROOT", "GD_DB_URL", "GD_CELL_TIMEOUT", "GD_MEMORY_MB"):
+            patch.delenv(name, raising=False)
+        assert main(["release", "--root", str(root)]) == 0
+        course = Course(Settings.from_env(root=root))
+        for assignment in ASSIGNMENTS:
+            written = write_class(course, assignment, _students(assignment), root / f"{assignment}.zip")
+            assert [v.student for v in written] == [v.student for v in _students(assignment)]
+            assert main(["collect", assignment, str(root / f"{assignment}.zip"), "--root", str(root)]) == 0
+            assert main(["autograde", assignment, "--root", str(root), "--jobs", "2", "--no-progress"]) == 0
+        yield course
+
+
+def test_all_six_assignments_are_there():
+    assert len(ASSIGNMENTS) == 6
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_assignment_grades_its_students_as_declared(graded_course, assignment):
+    source = nbformat.read(str(REPO / "notebooks" / assignment / f"{assignment}.ipynb"), 4)
+    for variant in _students(assignment):
+        record = load_status(graded_course, assignment, variant.student)
+        assert record.state == "graded"
+        assert record.score == synthetic.expected_score(variant, source), variant.student
+        assert record.notes == [], f"{assignment}/{variant.student}: {record.notes}"
+        assert set(variant.mistakes) <= set(record.mistakes)
+    correct = load_status(graded_course, assignment, "correct")
+    assert correct.score == correct.max_score == sum(synthetic.test_points(source).values())
