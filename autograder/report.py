@@ -52,6 +52,7 @@ def _plots(results: list[StudentResult], test_order: list[str]) -> dict[str, str
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from course.notebook import PALETTE
 
@@ -62,6 +63,7 @@ def _plots(results: list[StudentResult], test_order: list[str]) -> dict[str, str
             edgecolor="white")
     ax.set_xlabel(f"score (out of {max_score:g})")
     ax.set_ylabel("students")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("Scores")
     plots = {"scores": _figure_png(fig)}
 
@@ -82,9 +84,16 @@ def _plots(results: list[StudentResult], test_order: list[str]) -> dict[str, str
         fig, ax = plt.subplots(figsize=(6, 0.4 * len(top) + 1))
         ax.barh([name for name, _ in top][::-1], [n for _, n in top][::-1], color=PALETTE[3])
         ax.set_xlabel("students")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title("Most frequent named mistakes")
         plots["mistakes"] = _figure_png(fig)
     return plots
+
+
+def _code_spans(text: str) -> str:
+    """A note's markdown `code` as HTML <code>, everything else escaped."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
 
 
 def _mistake_titles() -> dict[str, str]:
@@ -126,7 +135,7 @@ def _section(course: Course, assignment: str) -> str:
         rows = "".join(
             f"<tr><td>{html.escape(r.student)}</td><td>{r.score:g} / {r.max_score:g}</td><td><ul>"
             + "".join(f"<li><b>{html.escape(KIND_LABELS.get(n['kind'], n['kind']))}</b>: "
-                      f"{html.escape(n['text'])}</li>" for n in r.notes)
+                      f"{_code_spans(n['text'])}</li>" for n in r.notes)
             + "</ul></td></tr>" for r in noted)
         parts.append("<h3>Students with notes from the autograder</h3><table><tr><th>student</th>"
                      f"<th>score</th><th>notes</th></tr>{rows}</table>")

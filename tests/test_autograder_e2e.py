@@ -241,3 +241,15 @@ def test_a_run_killed_with_sigkill_resumes_without_duplicates_or_lost_grades(iso
         submissions = gb.assignment_submissions(ASSIGNMENT)
         assert sorted(s.student.id for s in submissions) == sorted(v.student for v in students)
         assert all(g.auto_score is not None for s in submissions for nb in s.notebooks for g in nb.grades)
+
+
+def test_demo_runs_the_whole_pipeline_and_prints_the_grade_table(isolated_jupyter, tmp_path, capsys):
+    root = tmp_path / "demo"
+    assert main(["demo", "--root", str(root), "--assignment", ASSIGNMENT, "--students", "3", "--jobs", "2",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    for variant in CLASS[:3]:
+        line = next(line for line in out.splitlines() if line.startswith(variant.student + " "))
+        assert f"{synthetic.expected_score(variant, SOURCE_NB):5.1f} / 10.0" in line
+    assert (root / "grades.csv").exists() and (root / "report.html").exists()
+    assert sorted(p.name for p in (root / "feedback").iterdir()) == sorted(v.student for v in CLASS[:3])
