@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -47,14 +48,28 @@ def graded_course(tmp_path_factory):
         patch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
         for name in ("GD_COURSE_ROOT", "GD_DB_URL", "GD_CELL_TIMEOUT", "GD_MEMORY_MB"):
             patch.delenv(name, raising=False)
-        assert main(["release", "--root", str(root)]) == 0
-        course = Course(Settings.from_env(root=root))
-        for assignment in ASSIGNMENTS:
-            written = write_class(course, assignment, _students(assignment), root / f"{assignment}.zip")
-            assert [v.student for v in written] == [v.student for v in _students(assignment)]
-            assert main(["collect", assignment, str(root / f"{assignment}.zip"), "--root", str(root)]) == 0
-            assert main(["autograde", assignment, "--root", str(root), "--jobs", "2", "--no-progress"]) == 0
-        yield course
+        # Two course roots graded side by side: most assignments have one or two students, so a
+        # single root would leave one of the two workers idle.
+        halves = [ASSIGNMENTS[0::2], ASSIGNMENTS[1::2]]
+        courses = []
+        for number, names in enumerate(halves):
+            half_root = root / f"half{number}"
+            assert main(["release", *names, "--root", str(half_root)]) == 0
+            course = Course(Settings.from_env(root=half_root))
+            for assignment in names:
+                written = write_class(course, assignment, _students(assignment), half_root / f"{assignment}.zip")
+                assert [v.student for v in written] == [v.student for v in _students(assignment)]
+                assert main(["collect", assignment, str(half_root / f"{assignment}.zip"),
+                             "--root", str(half_root)]) == 0
+            courses.append(course)
+
+        def grade(names, course):
+            return [main(["autograde", a, "--root", str(course.root), "--no-progress"]) for a in names]
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            codes = list(pool.map(grade, halves, courses))
+        assert codes == [[0] * len(names) for names in halves]
+        yield {a: course for names, course in zip(halves, courses) for a in names}
 
 
 def test_all_six_assignments_are_there():
@@ -65,10 +80,10 @@ def test_all_six_assignments_are_there():
 def test_each_assignment_grades_its_students_as_declared(graded_course, assignment):
     source = nbformat.read(str(REPO / "notebooks" / assignment / f"{assignment}.ipynb"), 4)
     for variant in _students(assignment):
-        record = load_status(graded_course, assignment, variant.student)
+        record = load_status(graded_course[assignment], assignment, variant.student)
         assert record.state == "graded"
         assert record.score == synthetic.expected_score(variant, source), variant.student
         assert record.notes == [], f"{assignment}/{variant.student}: {record.notes}"
         assert set(variant.mistakes) <= set(record.mistakes)
-    correct = load_status(graded_course, assignment, "correct")
+    correct = load_status(graded_course[assignment], assignment, "correct")
     assert correct.score == correct.max_score == sum(synthetic.test_points(source).values())
