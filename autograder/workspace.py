@@ -93,6 +93,8 @@ def lab_command(workspace: Path, *, port: int, ip: str, token: str | None, open_
         cmd.append("--no-browser")
     if token is not None:
         cmd.append(f"--IdentityProvider.token={token}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI run as root; JupyterLab refuses without it
     return cmd
 
 

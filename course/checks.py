@@ -34,6 +34,7 @@ from numpy import argmin as _argmin
 from numpy import asarray as _asarray
 from numpy import errstate as _errstate
 from numpy import float64 as _float64
+from numpy import generic as _np_generic
 from numpy import isfinite as _isfinite
 from numpy import sqrt as _sqrt
 from numpy.random import default_rng as _default_rng
@@ -454,9 +455,14 @@ def check_step(step, *, seed=0, framework="numpy", requires_grad=False):
 # "Predict the number" exercises.
 
 
+def _is_scalar(value) -> bool:
+    return isinstance(value, (int, float, _np_generic)) or (getattr(value, "shape", None) == ())
+
+
 def check_value(received, expected, *, name, rtol=RTOL):
     """Check a number (or array) the learner worked out against one computed by code."""
-    expected_values = to_array(expected if not isinstance(expected, (int, float)) else [expected], "expected")
+    # A lone number (Python or NumPy scalar, 0-d array) becomes a one-element array.
+    expected_values = to_array([to_float(expected, "expected")] if _is_scalar(expected) else expected, "expected")
     if expected_values.size == 1:
         received_values = _asarray([to_float(received, name)])
     else:

@@ -32,7 +32,10 @@ _REPR_LIMIT = 60  # characters of a received value quoted back in a message
 
 def fail(message: str):
     """Raise the ``AssertionError`` a test cell shows (without an internal traceback)."""
-    raise AssertionError(message)
+    error = AssertionError(message)
+    # Raised while handling the learner's own exception: don't chain it, the message already quotes it.
+    error.__suppress_context__ = True
+    raise error
 
 
 def _module_of(value) -> str:

@@ -56,7 +56,8 @@ def keras_steps(model, x, y, epochs):
         losses = tf.TensorArray(tf.float32, size=n_steps)
         for step in tf.range(n_steps):
             with tf.GradientTape() as tape:
-                loss = model.loss(yt, model(xt, training=True))
+                # compute_loss works whether compile() got a loss object or a string like "mse"
+                loss = model.compute_loss(x=xt, y=yt, y_pred=model(xt, training=True))
             grads = tape.gradient(loss, variables)
             model.optimizer.apply(grads, variables)
             losses = losses.write(step, loss)
