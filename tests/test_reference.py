@@ -162,3 +162,20 @@ def test_zero_epochs_returns_the_start():
     for style, fit in R.STYLES.items():
         r = fit(d.x, d.y, lr=0.01, epochs=0, w0=1.5, b0=-2.0)
         assert (r.w, r.b, len(r.losses)) == (1.5, -2.0, 0), style
+
+
+def _devices():
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("style", ["torch_manual", "torch_optim"])
+def test_torch_styles_agree_on_every_available_device(style):
+    """CPU always; CUDA too where a GPU is present: the same numbers to float32 precision."""
+    d = data.noisy_line()
+    cfg = dict(lr=0.05, epochs=200, w0=0.5, b0=-0.5)
+    ref = R.fit_numpy(d.x, d.y, **cfg)
+    for device in _devices():
+        assert_agree(R.STYLES[style](d.x, d.y, device=device, **cfg), ref, d.y)
+    assert R.default_device() == _devices()[-1]
