@@ -153,8 +153,12 @@ def course_config(settings: Settings):
     c.Execute.timeout = settings.cell_timeout
     c.ExecutePreprocessor.timeout = settings.cell_timeout
     c.Execute.error_on_timeout = timeout_error(settings.cell_timeout)
-    # Output still streaming when a cell's reply arrives: wait for it rather than fail the notebook.
+    # Output still streaming when a cell's reply arrives: wait up to 10 s for it, then go on.
+    # nbgrader's default raises instead, and on a loaded machine that failed a whole
+    # submission for a cell that had finished.  A kernel really stuck after a timeout is
+    # still caught (SafeExecute asks it to answer before going on).
     c.Execute.iopub_timeout = 10
+    c.Execute.raise_on_iopub_timeout = False
     c.SafeExecute.memory_mb = settings.memory_mb
     c.SafeExecute.max_output_chars = settings.max_output_chars
     c.GuardTests.memory_mb = settings.memory_mb

@@ -47,9 +47,11 @@ def _failure_reason(result: dict) -> str:
 
 
 def write_log(course: Course, assignment: str, student: str, text: str) -> Path:
+    """Append nbgrader's log of one grading to the student's log file (earlier runs are kept)."""
     path = course.settings.work_dir / "logs" / assignment / f"{student}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"===== {time.strftime('%Y-%m-%d %H:%M:%S')} autograde {assignment} {student}\n{text}\n")
     return path
 
 

@@ -418,6 +418,10 @@ def _output_size(output) -> int:
                for value in output.get("data", {}).values())
 
 
+STUCK_REASON = ("the cell ran past the time limit and the kernel did not respond to the interrupt "
+                "(does the code catch KeyboardInterrupt?)")
+
+
 class SafeExecute(Execute):
     """nbgrader's ``Execute`` that never loses a whole submission to one bad cell.
 
@@ -460,11 +464,9 @@ class SafeExecute(Execute):
                 except DeadKernelError:
                     stopped = (index, "kernel-died", self._death_reason())
                 except CellTimeoutError:
-                    stopped = (index, "kernel-stuck", "the cell ran past the time limit and the kernel "
-                               "did not respond to the interrupt (does the code catch KeyboardInterrupt?)")
+                    stopped = (index, "kernel-stuck", STUCK_REASON)
                 if stopped is None and self._timed_out and not self._kernel_responds():
-                    stopped = (index, "kernel-stuck",
-                               "the cell was stopped by the timeout but the kernel did not respond afterwards")
+                    stopped = (index, "kernel-stuck", STUCK_REASON)
                 if stopped is not None and stopped[0] == index:
                     cell.outputs = list(cell.get("outputs", [])) + [
                         _error_output("KernelStopped", stopped[2])]
