@@ -89,6 +89,12 @@ def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
+def _grid_through(value: float, lo: float, hi: float, points: int = 200) -> tuple[float, float]:
+    """A slider minimum at or below ``lo`` and a step of about (hi - lo)/points whose grid contains ``value``."""
+    step = (hi - lo) / points
+    return value - step * math.ceil((value - lo) / step), step
+
+
 class Explorer:
     """Sliders and three linked plots for one dataset; see :func:`explore`.
 
@@ -137,9 +143,14 @@ class Explorer:
         self.epochs = widgets.IntSlider(value=epochs, min=1, max=max(MAX_EPOCHS, epochs), description="epochs",
                                         style=style, layout=wide)
         w_lo, w_hi, b_lo, b_hi = self.window
-        self.w0 = widgets.FloatSlider(value=w0, min=w_lo, max=w_hi, step=(w_hi - w_lo) / 200,
+        # The browser snaps a slider to min + k·step: put the starting value on that grid,
+        # or the page shows (and sends back) a neighbour of it.
+        w_lo, w_step = _grid_through(w0, w_lo, w_hi)
+        b_lo, b_step = _grid_through(b0, b_lo, b_hi)
+        self.lr.min = math.log10(lr) - 0.01 * math.ceil((math.log10(lr) - lo) / 0.01 - 1e-9)
+        self.w0 = widgets.FloatSlider(value=w0, min=w_lo, max=w_hi, step=w_step,
                                       description="start w0", readout_format=".3g", style=style, layout=wide)
-        self.b0 = widgets.FloatSlider(value=b0, min=b_lo, max=b_hi, step=(b_hi - b_lo) / 200,
+        self.b0 = widgets.FloatSlider(value=b0, min=b_lo, max=b_hi, step=b_step,
                                       description="start b0", readout_format=".3g", style=style, layout=wide)
         self.reduction = widgets.ToggleButtons(options=list(reference.REDUCTIONS), value=reduction,
                                                description="loss", style={**style, "button_width": "60px"},

@@ -94,7 +94,12 @@ def test_the_lr_slider_spans_the_bound_and_the_bar_marks_it():
     explorer = widgets.explore(d, lr=0.01, epochs=100)
     bound = reference.stability_bound(d.x, "mean")
     assert explorer.lr.value == pytest.approx(0.01)
-    assert 10 ** explorer.lr.min == pytest.approx(bound / widgets.LR_RANGE_BELOW)
+    # the range starts at bound / LR_RANGE_BELOW, moved down by less than one step so that
+    # the starting lr lies on the slider's grid (the browser snaps to min + k·step)
+    low = bound / widgets.LR_RANGE_BELOW
+    assert low / 10 ** explorer.lr.step < 10 ** explorer.lr.min <= low * (1 + 1e-9)
+    steps = (math.log10(explorer.lr.value) - explorer.lr.min) / explorer.lr.step
+    assert steps == pytest.approx(round(steps), abs=1e-6)
     assert 10 ** explorer.lr.max == pytest.approx(bound * widgets.LR_RANGE_ABOVE)
     assert f"stable below lr = <b>{number(bound)}</b>" in explorer.bar.value
     position = 100 * (math.log10(bound) - explorer.lr.min) / (explorer.lr.max - explorer.lr.min)
