@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -24,7 +25,10 @@ def _isolated_env():
 
 
 def _run(nb, cwd: Path):
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    # The kernel's own start-up warnings (ipykernel: "running over TCP without encryption")
+    # would bury the table; the notebooks' outputs still come back through the client.
+    client.execute(stderr=subprocess.DEVNULL)
 
 
 def notebooks() -> list[Path]:
