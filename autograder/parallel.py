@@ -118,25 +118,52 @@ class _Worker:
         self._log.close()
 
 
+def _worker_log(settings: Settings, number: int) -> Path:
+    return settings.work_dir / "logs" / f"worker-{number}.log"
+
+
+def start_workers(settings: Settings, count: int) -> list[_Worker]:
+    """Start ``count`` workers now, to hand to :func:`run_tasks` later.
+
+    A worker needs ~3 s to import Python, nbgrader and nbformat before its
+    first student; started early, that overlaps the supervisor's own checks.
+    """
+    return [_Worker(settings, _worker_log(settings, number)) for number in range(max(0, count))]
+
+
+def stop_workers(workers: list[_Worker]) -> None:
+    """Stop the workers :func:`run_tasks` did not take (an early error, nothing to do)."""
+    while workers:
+        workers.pop().stop()
+
+
 def run_tasks(settings: Settings, tasks: list[dict], *, jobs: int, task_timeout: float,
               recover: Callable[[dict, str], object] | None = None,
-              on_outcome: Callable[[TaskOutcome], None] | None = None) -> list[TaskOutcome]:
+              on_outcome: Callable[[TaskOutcome], None] | None = None,
+              workers: list[_Worker] | None = None) -> list[TaskOutcome]:
     """Run ``tasks`` on ``jobs`` workers; outcomes in completion order.
 
     ``recover(task, error)`` runs (in the supervisor) for a task whose worker
     died or overran, and its return value becomes the outcome's value.
     ``on_outcome`` sees each outcome as it arrives (progress bars).
+    ``workers`` (from :func:`start_workers`) are used first and emptied: this
+    function stops every worker it took.
     """
+    started_early = list(workers or [])
+    if workers is not None:
+        workers.clear()
     pending: queue.Queue = queue.Queue()
     for task in tasks:
         pending.put(task)
     outcomes: list[TaskOutcome] = []
     lock = threading.Lock()
-    log_dir = settings.work_dir / "logs"
     live: set[_Worker] = set()
 
     def slot(number: int) -> None:
-        worker: _Worker | None = None
+        worker: _Worker | None = started_early[number] if number < len(started_early) else None
+        if worker is not None:
+            with lock:
+                live.add(worker)
         try:
             while True:
                 try:
@@ -144,7 +171,11 @@ def run_tasks(settings: Settings, tasks: list[dict], *, jobs: int, task_timeout:
                 except queue.Empty:
                     return
                 if worker is None or not worker.alive():
-                    worker = _Worker(settings, log_dir / f"worker-{number}.log")
+                    if worker is not None:  # died since it was started: close its log, replace it
+                        worker.stop(kill=True)
+                        with lock:
+                            live.discard(worker)
+                    worker = _Worker(settings, _worker_log(settings, number))
                     with lock:
                         live.add(worker)
                 started = time.monotonic()
@@ -176,6 +207,8 @@ def run_tasks(settings: Settings, tasks: list[dict], *, jobs: int, task_timeout:
             if worker is not None:
                 worker.stop()
 
+    for extra in started_early[max(1, jobs):]:  # more started than slots: not needed
+        extra.stop()
     threads = [threading.Thread(target=slot, args=(n,), daemon=True) for n in range(max(1, jobs))]
     for thread in threads:
         thread.start()

@@ -182,11 +182,10 @@ def autograde(course: Course, assignment: str, *, students: list[str] | None = N
     the gradebook, autograded notebook present) are skipped unless ``force``.
     Returns one :class:`StudentResult` per student, graded or skipped.
     """
-    from .grading import record_failure
-    from .parallel import run_tasks
+    from .parallel import start_workers, stop_workers
 
     course.prepare()
-    course.require_released(assignment)
+    course.require_assignment(assignment)
     submitted = course.submissions(assignment)
     if students:
         unknown = sorted(set(students) - set(submitted))
@@ -194,9 +193,27 @@ def autograde(course: Course, assignment: str, *, students: list[str] | None = N
             raise CourseError(f"no submission of {assignment!r} from: {', '.join(unknown)}", EXIT_NOTHING)
         submitted = [s for s in submitted if s in set(students)]
     if not submitted:
+        course.require_released(assignment)  # the first thing to fix, if it is not
         raise CourseError(f"no submissions for {assignment!r} in {course.step_dir('submitted')} "
                           f"(collect them first: python -m autograder collect {assignment} FOLDER_OR_ZIP)",
                           EXIT_NOTHING)
+    # Start the workers before the gradebook checks: their ~3 s of imports then overlap
+    # the supervisor's (the gradebook is nbgrader's, and importing it costs as much).
+    workers = start_workers(course.settings, min(max(1, jobs), len(submitted)))
+    try:
+        return _autograde(course, assignment, submitted, workers, jobs=jobs, force=force,
+                          student_timeout=student_timeout, progress=progress, on_result=on_result)
+    finally:
+        stop_workers(workers)  # those _autograde did not use (an error, or nothing left to grade)
+
+
+def _autograde(course: Course, assignment: str, submitted: list[str], workers: list, *, jobs: int,
+               force: bool, student_timeout: float, progress: bool,
+               on_result: Callable[[StudentResult], None] | None) -> list[StudentResult]:
+    from .grading import record_failure
+    from .parallel import run_tasks
+
+    course.require_released(assignment)
     with exclusive_run(course, "autograde"):
         in_gradebook = _graded_in_gradebook(course, assignment)
         results: dict[str, StudentResult] = {}
@@ -235,7 +252,7 @@ def autograde(course: Course, assignment: str, *, students: list[str] | None = N
         tasks = [{"task": "autograde", "assignment": assignment, "student": s} for s in todo]
         try:
             run_tasks(course.settings, tasks, jobs=jobs, task_timeout=student_timeout,
-                      recover=recover, on_outcome=arrived)
+                      recover=recover, on_outcome=arrived, workers=workers)
         finally:
             bar.close()
     return [results[s] for s in submitted if s in results]

@@ -247,3 +247,26 @@ def test_expected_scores_come_from_the_notebook_points(notebook_01):
     assert synthetic.expected_score(by_name["blank"], source) == 0
     assert synthetic.expected_score(by_name["mistake-swapped"], source) == \
         sum(points.values()) - points["test-ex7-final-values"]
+
+
+# -- workers started early -----------------------------------------------------------------------
+def test_workers_started_early_are_used_then_stopped_and_unused_ones_stop_too(tmp_path):
+    from autograder.parallel import run_tasks, start_workers, stop_workers
+
+    settings = config.Settings.from_env(root=tmp_path)
+    early = start_workers(settings, 3)
+    processes = [w.process for w in early]
+    tasks = [{"task": "no-such-task", "n": n} for n in range(4)]
+    outcomes = run_tasks(settings, tasks, jobs=2, task_timeout=120, workers=early)
+    assert early == []  # run_tasks took them all
+    assert sorted(o.task["n"] for o in outcomes) == [0, 1, 2, 3]
+    assert all(not o.ok and "unknown task 'no-such-task'" in o.error for o in outcomes)
+    assert [p.wait(timeout=60) for p in processes] == [0, 0, 0]  # the third (no slot) stopped as well
+    # each started worker kept its own log file
+    assert sorted(p.name for p in (tmp_path / config.WORK_DIR_NAME / "logs").iterdir()) == \
+        ["worker-0.log", "worker-1.log", "worker-2.log"]
+
+    unused = start_workers(settings, 2)
+    processes = [w.process for w in unused]
+    stop_workers(unused)
+    assert unused == [] and [p.wait(timeout=60) for p in processes] == [0, 0]
