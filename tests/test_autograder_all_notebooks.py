@@ -5,8 +5,6 @@ notebooks is graded and named."""
 
 from __future__ import annotations
 
-import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,38 +36,30 @@ def _students(assignment: str) -> list[synthetic.Variant]:
 
 
 @pytest.fixture(scope="module")
-def graded_course(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
+def graded_course(tmp_path_factory, isolated_jupyter):
     root = tmp_path_factory.mktemp("course")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("JUPYTER_CONFIG_DIR", str(home / ".jupyter"))
-        patch.setenv("JUPYTER_DATA_DIR", str(home / ".local" / "share" / "jupyter"))
-        patch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-        for name in ("GD_COURSE_ROOT", "GD_DB_URL", "GD_CELL_TIMEOUT", "GD_MEMORY_MB"):
-            patch.delenv(name, raising=False)
-        # Two course roots graded side by side: most assignments have one or two students, so a
-        # single root would leave one of the two workers idle.
-        halves = [ASSIGNMENTS[0::2], ASSIGNMENTS[1::2]]
-        courses = []
-        for number, names in enumerate(halves):
-            half_root = root / f"half{number}"
-            assert main(["release", *names, "--root", str(half_root)]) == 0
-            course = Course(Settings.from_env(root=half_root))
-            for assignment in names:
-                written = write_class(course, assignment, _students(assignment), half_root / f"{assignment}.zip")
-                assert [v.student for v in written] == [v.student for v in _students(assignment)]
-                assert main(["collect", assignment, str(half_root / f"{assignment}.zip"),
-                             "--root", str(half_root)]) == 0
-            courses.append(course)
+    # Two course roots graded side by side: most assignments have one or two students, so a
+    # single root would leave one of the two workers idle.
+    halves = [ASSIGNMENTS[0::2], ASSIGNMENTS[1::2]]
+    courses = []
+    for number, names in enumerate(halves):
+        half_root = root / f"half{number}"
+        assert main(["release", *names, "--root", str(half_root)]) == 0
+        course = Course(Settings.from_env(root=half_root))
+        for assignment in names:
+            written = write_class(course, assignment, _students(assignment), half_root / f"{assignment}.zip")
+            assert [v.student for v in written] == [v.student for v in _students(assignment)]
+            assert main(["collect", assignment, str(half_root / f"{assignment}.zip"),
+                         "--root", str(half_root)]) == 0
+        courses.append(course)
 
-        def grade(names, course):
-            return [main(["autograde", a, "--root", str(course.root), "--no-progress"]) for a in names]
+    def grade(names, course):
+        return [main(["autograde", a, "--root", str(course.root), "--no-progress"]) for a in names]
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            codes = list(pool.map(grade, halves, courses))
-        assert codes == [[0] * len(names) for names in halves]
-        yield {a: course for names, course in zip(halves, courses) for a in names}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        codes = list(pool.map(grade, halves, courses))
+    assert codes == [[0] * len(names) for names in halves]
+    yield {a: course for names, course in zip(halves, courses) for a in names}
 
 
 def test_all_six_assignments_are_there():

@@ -31,20 +31,6 @@ CLASS = synthetic.class_variants(ASSIGNMENT)
 BY_NAME = {v.student: v for v in CLASS}
 
 
-@pytest.fixture(scope="module")
-def isolated_jupyter(tmp_path_factory):
-    """nbgrader and the kernels must not read the user's Jupyter or nbgrader configuration."""
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("JUPYTER_CONFIG_DIR", str(home / ".jupyter"))
-        patch.setenv("JUPYTER_DATA_DIR", str(home / ".local" / "share" / "jupyter"))
-        patch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-        for name in ("GD_COURSE_ROOT", "GD_DB_URL", "GD_CELL_TIMEOUT", "GD_MEMORY_MB"):
-            patch.delenv(name, raising=False)
-        yield home
-
-
 def _course(root: Path) -> Course:
     return Course(Settings.from_env(root=root))
 

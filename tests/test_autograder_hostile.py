@@ -9,8 +9,6 @@ who overruns the wall-clock cap is stopped and entered with zero.
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import nbformat
@@ -33,19 +31,6 @@ CONTROL = {v.student: v for v in synthetic.generic_variants() if v.student in ("
 CLASS = {**HOSTILE, **CONTROL}
 CELL_TIMEOUT = 8
 MEMORY_MB = 1500
-
-
-@pytest.fixture(scope="module")
-def isolated_jupyter(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("JUPYTER_CONFIG_DIR", str(home / ".jupyter"))
-        patch.setenv("JUPYTER_DATA_DIR", str(home / ".local" / "share" / "jupyter"))
-        patch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-        for name in ("GD_COURSE_ROOT", "GD_DB_URL", "GD_CELL_TIMEOUT", "GD_MEMORY_MB"):
-            patch.delenv(name, raising=False)
-        yield home
 
 
 def _class_root(root: Path, variants) -> Course:

@@ -1,0 +1,29 @@
+"""Fixtures shared by the autograder's end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+#: The course's settings that a developer's shell may carry; the tests choose their own.
+COURSE_ENV = ("GD_COURSE_ROOT", "GD_DB_URL", "GD_CELL_TIMEOUT", "GD_MEMORY_MB", "GD_MAX_OUTPUT_CHARS")
+
+
+@pytest.fixture(scope="module")
+def isolated_jupyter(tmp_path_factory):
+    """nbgrader and the kernels must not read the user's Jupyter or nbgrader configuration.
+
+    Yields the temporary home folder; the venv's ``bin`` comes first on ``PATH``
+    (nbgrader runs ``alembic`` from it).
+    """
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("JUPYTER_CONFIG_DIR", str(home / ".jupyter"))
+        patch.setenv("JUPYTER_DATA_DIR", str(home / ".local" / "share" / "jupyter"))
+        patch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+        for name in COURSE_ENV:
+            patch.delenv(name, raising=False)
+        yield home
