@@ -12,7 +12,7 @@ setup:
 	@tools/setup_env.sh
 
 lab: setup
-	@$(BIN)/python -m autograder.workspace --port $(PORT)
+	@$(BIN)/python -m autograder.classroom.workspace --port $(PORT)
 
 test: setup
 	@tools/test_setup.sh

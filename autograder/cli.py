@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .config import Settings
 from .course_dir import EXIT_UNGRADED, Course, CourseError
-from .status import StudentResult
+from .status import print_table
 
 
 def _common() -> argparse.ArgumentParser:
@@ -97,19 +97,6 @@ def _settings(args) -> Settings:
                              memory_mb=getattr(args, "memory_mb", None))
 
 
-def print_table(results: list[StudentResult], out=None) -> None:
-    """The grade table: one line per student."""
-    out = out or sys.stdout
-    if not results:
-        return
-    width = max(len("student"), *(len(r.student) for r in results))
-    print(f"{'student':<{width}}  {'score':>11}  {'state':<8}  notes / named mistakes", file=out)
-    for r in results:
-        kinds = sorted({n["kind"] for n in r.notes})
-        extra = ", ".join(kinds + [f"mistake:{m}" for m in r.mistakes]) or "-"
-        print(f"{r.student:<{width}}  {r.score:5.1f} / {r.max_score:<4.1f}  {r.state:<8}  {extra}", file=out)
-
-
 def _run(args) -> int:
     from . import pipeline
 
@@ -159,7 +146,7 @@ def _run(args) -> int:
         print(f"report written to {path}")
         return 0
     if command == "demo":
-        from .demo import run_demo
+        from .demo.run import run_demo
 
         return run_demo(args, settings)
     raise CourseError(f"unknown command {command!r}")

@@ -182,7 +182,7 @@ def autograde(course: Course, assignment: str, *, students: list[str] | None = N
     the gradebook, autograded notebook present) are skipped unless ``force``.
     Returns one :class:`StudentResult` per student, graded or skipped.
     """
-    from .parallel import start_workers, stop_workers
+    from .executors.local import start_workers, stop_workers
 
     course.prepare()
     course.require_assignment(assignment)
@@ -211,7 +211,7 @@ def _autograde(course: Course, assignment: str, submitted: list[str], workers: l
                force: bool, student_timeout: float, progress: bool,
                on_result: Callable[[StudentResult], None] | None) -> list[StudentResult]:
     from .grading import record_failure
-    from .parallel import run_tasks
+    from .executors.local import run_tasks
 
     course.require_released(assignment)
     with exclusive_run(course, "autograde"):
@@ -264,7 +264,7 @@ def _autograde(course: Course, assignment: str, submitted: list[str], workers: l
 def feedback(course: Course, assignment: str, *, students: list[str] | None = None, jobs: int = 1,
              progress: bool = True) -> dict[str, str]:
     """nbgrader's ``generate_feedback`` per autograded student; returns student -> problem ('' if none)."""
-    from .parallel import run_tasks
+    from .executors.local import run_tasks
 
     course.prepare()
     course.require_released(assignment)

@@ -21,7 +21,7 @@ from .course_dir import EXIT_NOTHING, Course, CourseError
 from .grading import summarize
 from .notes import KIND_LABELS
 from .status import StudentResult
-from .synthetic import test_ids
+from .demo.synthetic import test_ids
 
 
 def _figure_png(fig) -> str:

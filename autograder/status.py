@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -97,3 +98,16 @@ def is_done(course: Course, assignment: str, student: str) -> bool:
         return False
     return all(course.autograded_notebook(assignment, student, nb).exists()
                for nb in course.notebook_ids(assignment))
+
+
+def print_table(results: list[StudentResult], out=None) -> None:
+    """The grade table: one line per student."""
+    out = out or sys.stdout
+    if not results:
+        return
+    width = max(len("student"), *(len(r.student) for r in results))
+    print(f"{'student':<{width}}  {'score':>11}  {'state':<8}  notes / named mistakes", file=out)
+    for r in results:
+        kinds = sorted({n["kind"] for n in r.notes})
+        extra = ", ".join(kinds + [f"mistake:{m}" for m in r.mistakes]) or "-"
+        print(f"{r.student:<{width}}  {r.score:5.1f} / {r.max_score:<4.1f}  {r.state:<8}  {extra}", file=out)

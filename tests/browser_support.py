@@ -86,7 +86,7 @@ def isolated_env(home: Path) -> dict:
 
 
 class JupyterServer:
-    """A Jupyter server subprocess (plain `jupyter lab` or `python -m autograder.workspace`).
+    """A Jupyter server subprocess (plain `jupyter lab` or `python -m autograder.classroom.workspace`).
 
     It runs in its own session so that stop() can end the whole process group; kernels start in their
     own sessions (jupyter_client does that), so stop() also ends every process whose command line names

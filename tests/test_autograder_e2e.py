@@ -15,11 +15,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import synthetic
+from autograder.demo import synthetic
 from autograder.cli import main
 from autograder.config import Settings
 from autograder.course_dir import Course
-from autograder.demo import write_class
+from autograder.demo.run import write_class
 from autograder.status import load as load_status
 
 pytestmark = pytest.mark.slow
@@ -216,7 +216,7 @@ def test_a_run_killed_with_sigkill_resumes_without_duplicates_or_lost_grades(iso
 
     time.sleep(2)
     leftovers = [p for p in psutil.process_iter(["cmdline"])
-                 if p.info["cmdline"] and "autograder.worker" in " ".join(p.info["cmdline"])
+                 if p.info["cmdline"] and "autograder.executors.worker" in " ".join(p.info["cmdline"])
                  and str(root) in " ".join(p.info["cmdline"])]
     assert leftovers == []
 

@@ -22,11 +22,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import synthetic
+from autograder.demo import synthetic
 from autograder.cli import main
 from autograder.config import Settings
 from autograder.course_dir import Course
-from autograder.demo import write_class
+from autograder.demo.run import write_class
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

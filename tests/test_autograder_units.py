@@ -12,7 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import config, scan, synthetic
+from autograder import config
+from autograder.demo import synthetic
+from autograder.preprocessors import scan
 from autograder.notes import add_note, read_notes
 from autograder.preprocessors import read_submission, visible_test_source
 
@@ -102,7 +104,7 @@ def test_reference_scan_ignores_similar_names():
 GUARD_SCRIPT = textwrap.dedent("""
     import builtins, json, sys, types
     import numpy
-    from autograder import guard
+    from autograder.kernel import guard
 
     g = guard.arm(memory_mb=0, max_output_chars=0)
     assert g.rearm() == [], "nothing changed yet, nothing may be reported"
@@ -141,7 +143,7 @@ def test_guard_imports_the_real_checks_even_with_a_fake_course_folder(tmp_path):
     fake.mkdir()
     (fake / "__init__.py").write_text("")
     (fake / "checks.py").write_text("def check_mse(*a, **k):\n    return None\n")
-    script = ("from autograder import guard; guard.arm(); import course.checks, sys; "
+    script = ("from autograder.kernel import guard; guard.arm(); import course.checks, sys; "
               "print(course.checks.__file__)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -251,7 +253,7 @@ def test_expected_scores_come_from_the_notebook_points(notebook_01):
 
 # -- workers started early -----------------------------------------------------------------------
 def test_workers_started_early_are_used_then_stopped_and_unused_ones_stop_too(tmp_path):
-    from autograder.parallel import run_tasks, start_workers, stop_workers
+    from autograder.executors.local import run_tasks, start_workers, stop_workers
 
     settings = config.Settings.from_env(root=tmp_path)
     early = start_workers(settings, 3)

@@ -1,6 +1,6 @@
 """End-to-end in a real browser: the student's workspace and the instructor's formgrader.
 
-The student test starts the workspace the way `make lab` does (`python -m autograder.workspace`, on a
+The student test starts the workspace the way `make lab` does (`python -m autograder.classroom.workspace`, on a
 free port with a token, in a throw-away copy of the course) and, in Debian's Chromium driven by
 Playwright, works through notebook 1 as a learner would: open it from the file browser, run all
 cells, fill one exercise, move the learning-rate slider, press nbgrader's Validate. The instructor
@@ -71,7 +71,7 @@ def student_server(tmp_path):
     workspace = tmp_path / "workspace"
     port, token = free_port(), new_token()
     server = JupyterServer(
-        [sys.executable, "-m", "autograder.workspace", "--root", str(course), "--workspace", str(workspace),
+        [sys.executable, "-m", "autograder.classroom.workspace", "--root", str(course), "--workspace", str(workspace),
          "--port", str(port), "--ip", "127.0.0.1", "--token", token, "--no-browser"],
         cwd=course, env=isolated_env(tmp_path / "home"), port=port, token=token,
         log_path=tmp_path / "workspace.log",

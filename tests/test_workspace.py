@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import workspace as ws
+from autograder.classroom import workspace as ws
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """A grading worker: one long-lived process that grades the students it is sent, one at a time.
 
-Started by :mod:`autograder.parallel` as ``python -m autograder.worker
+Started by :mod:`autograder.executors.local` as ``python -m autograder.executors.worker
 SETTINGS_JSON``.  It reads one JSON task per line on stdin and answers one
 JSON line per task on its original stdout; everything else it or nbgrader
 prints goes to stderr (the worker's log file), so a student's output can
@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     _die_with_parent()
     results = _result_stream()
-    from .config import Settings
-    from .course_dir import Course
-    from .grading import autograde_student, feedback_student, safe_call
+    from ..config import Settings
+    from ..course_dir import Course
+    from ..grading import autograde_student, feedback_student, safe_call
 
     course = Course(Settings.from_json(json.loads(argv[0])))
     for line in sys.stdin:

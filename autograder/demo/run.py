@@ -1,7 +1,7 @@
 """``demo``: the instructor's whole job on a throw-away class, in one command.
 
 Release the assignments, write a class of synthetic students
-(:mod:`autograder.synthetic`) as an LMS-style zip, take it in with
+(:mod:`autograder.demo.synthetic`) as an LMS-style zip, take it in with
 nbgrader's ``zip_collect``, autograde in parallel, generate feedback,
 export the grades and write the report - then print each student's score
 next to the score their variant should get.
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import nbformat
 
-from . import pipeline
-from .cli import print_table
-from .config import Settings
-from .course_dir import Course
+from .. import pipeline
+from ..status import print_table
+from ..config import Settings
+from ..course_dir import Course
 from .synthetic import Variant, build_student, class_variants, expected_score, resolve, usable
 
 
@@ -74,7 +74,7 @@ def run_demo(args, settings: Settings) -> int:
             status = 1
             print(f"  scores differ from what the variants declare: {', '.join(wrong)}", file=sys.stderr)
     grades = pipeline.export(course, course.root / "grades.csv")
-    from .report import write_report
+    from ..report import write_report
 
     report = write_report(course, course.root / "report.html", assignments=assignments)
     print(f"\ngrades: {grades}\nreport: {report}\nfeedback: {course.step_dir('feedback')}")

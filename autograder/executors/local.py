@@ -1,7 +1,7 @@
 """Run grading tasks in N worker processes, each student under a wall-clock cap.
 
 nbgrader grades one student after another in one process.  Here N
-long-lived workers (:mod:`autograder.worker`) take students from a shared
+long-lived workers (:mod:`autograder.executors.worker`) take students from a shared
 queue, so N kernels run at once.  Each worker runs in its own session; when
 a student overruns ``task_timeout`` or the worker dies, the supervisor kills
 the worker with everything it started (the student's kernel included),
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .config import Settings
+from ..config import Settings
 from .worker import RESULT_PREFIX
 
 
@@ -78,7 +78,7 @@ class _Worker:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.worker", json.dumps(settings.to_json())],
+            [sys.executable, "-m", "autograder.executors.worker", json.dumps(settings.to_json())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
             cwd=str(settings.root), env=env, start_new_session=True, text=True, bufsize=1,
         )

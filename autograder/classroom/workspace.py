@@ -1,6 +1,6 @@
 """The student's workspace: release every assignment with nbgrader, copy it in, open JupyterLab.
 
-``make lab`` runs ``python -m autograder.workspace``.  The release
+``make lab`` runs ``python -m autograder.classroom.workspace``.  The release
 notebooks are made by nbgrader itself (solutions and hidden tests removed)
 into a private build folder, then copied into ``workspace/<assignment>/``.
 A file the learner already has is never overwritten: re-running ``make lab``
@@ -99,7 +99,7 @@ def lab_command(workspace: Path, *, port: int, ip: str, token: str | None, open_
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.workspace", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder.classroom.workspace", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path(os.environ.get("GD_COURSE_ROOT", REPO_ROOT)),
                         help="course root holding notebooks/ (default: this repository)")
     parser.add_argument("--workspace", type=Path, default=None, help="where the learner works (default: ROOT/workspace)")

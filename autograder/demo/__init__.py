@@ -1,0 +1,1 @@
+"""The demo class: synthetic students (correct, mistaken, hostile) graded end to end."""

@@ -1,0 +1,1 @@
+"""Where students are graded: the local pool of long-lived worker processes."""

@@ -1,0 +1,184 @@
+"""nbgrader's ``Execute`` that survives a dead or stuck kernel and caps each cell's output."""
+
+from __future__ import annotations
+
+import json
+from time import monotonic
+
+from nbformat.notebooknode import NotebookNode, from_dict
+from nbgrader.preprocessors import Execute
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from traitlets import Integer
+
+from ..notes import add_note, is_autograder_cell
+from .common import _grade_id
+
+
+def _error_output(ename: str, message: str) -> NotebookNode:
+    return from_dict({"output_type": "error", "ename": ename, "evalue": message,
+                      "traceback": [f"\x1b[0;31m{ename}\x1b[0m: {message}"]})
+
+
+#: Both the kernel (autograder.kernel.guard) and SafeExecute mark cut output with this phrase.
+CUT_NOTICE = "output cut by the grader"
+
+
+def _first_and_more(places: list[str]) -> str:
+    first = f"`{places[0]}`"
+    return first if len(places) == 1 else f"{first} (and {len(places) - 1} later cells)"
+
+
+def _output_size(output) -> int:
+    if output.get("output_type") == "stream":
+        return len(output.get("text", ""))
+    if output.get("output_type") == "error":
+        return sum(len(line) for line in output.get("traceback", []))
+    return sum(len(json.dumps(value)) if not isinstance(value, str) else len(value)
+               for value in output.get("data", {}).values())
+
+
+STUCK_REASON = ("the cell ran past the time limit and the kernel did not respond to the interrupt "
+                "(does the code catch KeyboardInterrupt?)")
+
+
+class SafeExecute(Execute):
+    """nbgrader's ``Execute`` that never loses a whole submission to one bad cell.
+
+    * The kernel dies (``os._exit``, a crash, the memory cap hit inside C
+      code): the cell gets an error saying so, the cells after it are marked
+      "not run" (tests there score zero), the cells before keep their
+      results, and nbgrader goes on to save the grades.
+    * A cell times out and the kernel does not come back after the
+      interrupt (it swallowed ``KeyboardInterrupt``): the same.
+    * Output beyond ``max_output_chars`` per cell is cut (errors and stderr
+      are kept, shortened, because they decide the score).
+    """
+
+    memory_mb = Integer(0, help="The kernel's memory cap in MiB, for the messages").tag(config=True)
+    max_output_chars = Integer(100_000, help="Characters of output kept per cell (0: no cap)").tag(config=True)
+    responsive_wait = Integer(15, help="Seconds a timed-out kernel has to answer again").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        # Same as nbconvert's ExecutePreprocessor.preprocess, with a try around each cell.
+        from nbclient import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self._output_chars: dict[int, int] = {}
+        self._timed_out = False
+        stopped: tuple[int, str, str] | None = None
+        with self.setup_kernel():
+            info_msg = self.wait_for_reply(self.kc.kernel_info())
+            self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
+            for index, cell in enumerate(self.nb.cells):
+                if stopped is not None:
+                    if cell.cell_type == "code" and cell.source.strip():
+                        cell.outputs = [_error_output(
+                            "NotRun", f"not run: the kernel stopped at an earlier cell ({stopped[2]})")]
+                    continue
+                self._timed_out = False
+                try:
+                    self.preprocess_cell(cell, resources, index)
+                except DeadKernelError:
+                    stopped = (index, "kernel-died", self._death_reason())
+                except CellTimeoutError:
+                    stopped = (index, "kernel-stuck", STUCK_REASON)
+                if stopped is None and self._timed_out and not self._kernel_responds():
+                    stopped = (index, "kernel-stuck", STUCK_REASON)
+                if stopped is not None and stopped[0] == index:
+                    cell.outputs = list(cell.get("outputs", [])) + [
+                        _error_output("KernelStopped", stopped[2])]
+        self.set_widgets_metadata()
+        self._add_notes(stopped)
+        return self.nb, self.resources
+
+    def _death_reason(self) -> str:
+        limit = f" (limit {self.memory_mb} MiB)" if self.memory_mb else ""
+        return ("the kernel died while running this cell: the code called os._exit, crashed the "
+                f"interpreter, or ran out of memory{limit}")
+
+    def _kernel_responds(self) -> bool:
+        """After an interrupted timeout: does the kernel answer a request again?"""
+        from jupyter_core.utils import run_sync
+        from queue import Empty
+
+        try:
+            msg_id = self.kc.kernel_info()
+            deadline = monotonic() + self.responsive_wait
+            while (left := deadline - monotonic()) > 0:
+                msg = run_sync(self.kc.shell_channel.get_msg)(timeout=left)
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    return True
+        except (Empty, TimeoutError, RuntimeError):
+            return False
+        return False
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        reply = kwargs.get("execute_reply") or {}
+        if reply.get("content", {}).get("ename") == "CellTimeoutError":
+            self._timed_out = True
+
+    def _add_notes(self, stopped) -> None:
+        """Summarise timeouts, memory errors, cut output and a stopped kernel at the top."""
+        timeouts, memory, cut = [], [], []
+        code_cells = [c for c in self.nb.cells if c.cell_type == "code" and not is_autograder_cell(c)]
+        for number, cell in enumerate(code_cells, start=1):
+            where = _grade_id(cell) or f"code cell {number}"
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":
+                    timeouts.append(where)
+                elif output.get("output_type") == "error" and output.get("ename") == "MemoryError":
+                    memory.append(where)
+                elif output.get("output_type") == "stream" and CUT_NOTICE in output.get("text", ""):
+                    cut.append(where)
+        if timeouts:
+            add_note(self.nb, "timeout",
+                     f"{_first_and_more(timeouts)} ran longer than {self.timeout} s and was stopped; "
+                     "a test stopped this way scores zero, and whatever the cell should have defined "
+                     "is missing later.")
+        if memory:
+            limit = f" of {self.memory_mb} MiB" if self.memory_mb else ""
+            add_note(self.nb, "memory",
+                     f"{_first_and_more(memory)} ran out of memory (the grader's limit{limit}).")
+        if cut:
+            add_note(self.nb, "output-cut",
+                     f"The output of {_first_and_more(cut)} was cut after {self.max_output_chars} "
+                     "characters.")
+        if stopped is not None:
+            index, kind, reason = stopped
+            cell = self.nb.cells[index]
+            where = _grade_id(cell) or "a code cell"
+            add_note(self.nb, kind,
+                     f"While running {where}, {reason}. Cells after it were not run and their tests "
+                     "score zero; tests before it kept their points.")
+
+    # -- output cap -------------------------------------------------------------------------
+    def output(self, outs, msg, display_id, cell_index):
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is None or not self.max_output_chars or not outs or outs[-1] is not out:
+            return out
+        used = self._output_chars.get(cell_index, 0)
+        size = _output_size(out)
+        self._output_chars[cell_index] = used + size
+        if used + size <= self.max_output_chars:
+            return out
+        room = max(self.max_output_chars - used, 0)
+        kind = out.get("output_type")
+        notice = f"\n... {CUT_NOTICE} after {self.max_output_chars} characters ...\n"
+        if kind == "stream":
+            already_cut = any(o.get("output_type") == "stream" and o.get("name") == out.get("name")
+                              and o.get("text", "").endswith(notice) for o in outs[:-1])
+            if already_cut:
+                outs.pop()  # stderr stays recorded by the earlier (cut) output: the score is unchanged
+                return None
+            out["text"] = out.get("text", "")[:room] + notice
+        elif kind == "error":
+            out["traceback"] = [line[:2000] for line in out.get("traceback", [])[-20:]]
+        else:
+            text = out.get("data", {}).get("text/plain", "")
+            if isinstance(text, list):
+                text = "".join(text)
+            out["data"] = {"text/plain": (text[:min(room, 2000)] or "") + notice}
+        return out
