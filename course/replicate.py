@@ -22,6 +22,12 @@ ARTICLE_002_LOSSES = {100: "0.2024", 200: "0.1098", 300: "0.0627", 400: "0.0371"
                       600: "0.0156", 700: "0.0115", 800: "0.0093", 900: "0.0081", 1000: "0.0074"}
 #: ...and the gradient of mean(x²) at x = [1, 2, 3] as a tensor printed to 4 decimals.
 ARTICLE_002_GRADIENT = ["0.6667", "1.3333", "2.0000"]
+#: Article 000 printed, for PyTorch, the loss of its last epoch (its loop counts from 0) and the
+#: prediction for x = 10; for Keras, the prediction and the loss of the last epoch.
+ARTICLE_000 = {"torch_loss": "5.151434834260726e-13", "torch_prediction": "18.999998092651367",
+               "keras_prediction": "18.979048", "keras_loss": "5.1584e-05"}
+#: Every figure the articles printed, exactly as printed.
+PUBLISHED = (*ARTICLE_000.values(), *ARTICLE_002_GRADIENT, *ARTICLE_002_LOSSES.values())
 
 
 @dataclass(frozen=True)
@@ -79,9 +85,9 @@ def article_000_rows() -> list[Row]:
     torch_run = R.fit_torch_optim(d.x, d.y, lr=0.01, epochs=500, reduction="sum", device="cpu")
     rows = [
         Row("000", "PyTorch loss at epoch 499 (MSELoss(size_average=False), lr 0.01)",
-            "5.151434834260726e-13", float(torch_run.losses[499]),
+            ARTICLE_000["torch_loss"], float(torch_run.losses[499]),
             "fit_torch_optim(tiny_line, lr=0.01, epochs=500, reduction='sum')"),
-        Row("000", "PyTorch prediction for x = 10", "18.999998092651367",
+        Row("000", "PyTorch prediction for x = 10", ARTICLE_000["torch_prediction"],
             _torch_prediction(torch_run.w, torch_run.b, 10.0), "the same model, float32 forward pass"),
     ]
     # Keras started from a random Glorot-uniform kernel (bias 0) that the
@@ -92,18 +98,18 @@ def article_000_rows() -> list[Row]:
     # Keras reports from that start matches the printed 5.1584e-05 — an
     # independent check, since nothing was fitted to it.
     at = {w0: R.fit_numpy(d.x, d.y, lr=0.01, epochs=500, w0=w0).predict(10.0) for w0 in (0.0, 1.0)}
-    w0 = (18.979048 - at[0.0]) / (at[1.0] - at[0.0])
+    w0 = (float(ARTICLE_000["keras_prediction"]) - at[0.0]) / (at[1.0] - at[0.0])
     keras_run = R.fit_keras(d.x, d.y, lr=0.01, epochs=500, w0=w0)
     zero_start = R.fit_keras(d.x, d.y, lr=0.01, epochs=500)
     # The range Dense(1)'s default initialiser draws a 1×1 kernel from, read from Keras itself.
     glorot = keras_kernel_limit(1, 1)
     spread = sorted(R.fit_numpy(d.x, d.y, lr=0.01, epochs=500, w0=s).predict(10.0) for s in (-glorot, glorot))
     rows += [
-        Row("000", "Keras prediction for x = 10 (ours: start w0 = 0; any Glorot start agrees)", "18.979048", float(zero_start.predict(10.0)),
+        Row("000", "Keras prediction for x = 10 (ours: start w0 = 0; any Glorot start agrees)", ARTICLE_000["keras_prediction"], float(zero_start.predict(10.0)),
             f"fit_keras(tiny_line, lr=0.01, epochs=500); the article's random start is unknown: any Glorot "
             f"start gives {spread[0]:.6f} … {spread[1]:.6f}", band=(spread[0], spread[1])),
         Row("000", f"Keras final loss, from the start w0 = {w0:.4f} that gives 18.979048",
-            "5.1584e-05", float(keras_run.losses[-1]),
+            ARTICLE_000["keras_loss"], float(keras_run.losses[-1]),
             f"start solved from the printed prediction (inside Keras's ±{glorot:.3f}); the loss is a prediction, "
             "not fitted: agreement to 0.1%", rel_tol=1e-3),
     ]

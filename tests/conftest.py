@@ -27,3 +27,15 @@ def isolated_jupyter(tmp_path_factory):
         for name in COURSE_ENV:
             patch.delenv(name, raising=False)
         yield home
+
+
+@pytest.fixture(scope="session")
+def notebook_runs(tmp_path_factory):
+    """Each course notebook executed at most once per kind (source, release) per test session.
+
+    Shared by test_notebooks.py and test_prose_figures.py, so that the slow executions
+    (TensorFlow and PyTorch imports) happen once for both.
+    """
+    from test_notebooks import NotebookRuns
+
+    return NotebookRuns(tmp_path_factory.mktemp("notebook-runs"), tmp_path_factory.mktemp("mplconfig"))

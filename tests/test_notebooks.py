@@ -169,8 +169,9 @@ def isolated_env(home: Path, mpl_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> NotebookRuns:
-    return NotebookRuns(tmp_path_factory.mktemp("notebook-runs"), tmp_path_factory.mktemp("mplconfig"))
+def runs(notebook_runs) -> NotebookRuns:
+    # The session's runs (conftest.py): test_prose_figures.py reads the same executed notebooks.
+    return notebook_runs
 
 
 # --------------------------------------------------------------------------- (a) committed clean
