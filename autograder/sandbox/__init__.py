@@ -1,0 +1,14 @@
+"""The grading sandbox: every graded kernel runs in bubblewrap, without the network or the course.
+
+* :mod:`.policy` - what the kernel may see and use (the bubblewrap command);
+* :mod:`.slots` - one lock, uid and private folder per running kernel;
+* :mod:`.cgroups` - a memory and process cap for the whole sandbox, as root;
+* :mod:`.provisioner` - the jupyter_client provisioner that starts the kernel;
+* :mod:`.kernelspec` - the ``gd-sandbox`` kernelspec that names it;
+* :mod:`.diagnose` - can it start here, and if not, why and what to do.
+"""
+
+from .diagnose import SandboxUnavailable, diagnose
+from .kernelspec import KERNEL_NAME, ensure_kernelspec
+
+__all__ = ["KERNEL_NAME", "SandboxUnavailable", "diagnose", "ensure_kernelspec"]

@@ -1,0 +1,182 @@
+"""What a student's kernel may see and use, written as a bubblewrap command line.
+
+:func:`sandbox_command` is a pure function (no side effects), so the whole
+policy can be read and unit-tested in one place:
+
+* read-only: the system (``/usr`` and its ``/bin``, ``/lib`` links), the
+  Python interpreter, the virtual environment and the installed ``course``
+  and ``autograder`` packages; nothing else of the host file system;
+* writable: a size-capped ``/tmp``, ``/dev/shm`` and home directory (all
+  tmpfs: memory, not the grader's disk), the kernel's own socket folder, and a
+  working directory that starts as a copy of the notebook's folder *without*
+  notebooks (the autograded notebook holds the hidden tests);
+* no network (a new, empty network namespace), its own PID, IPC and UTS
+  namespaces, a clean environment, a new session, killed with its parent;
+* as root: the kernel runs as an unprivileged uid of its own (one per
+  parallel slot), with every capability dropped, so that process limits and
+  file permissions apply; as an ordinary user a user namespace gives the same
+  isolation with the user's own uid.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Where the copy of the notebook's folder is mounted (read-only) inside the sandbox.
+INPUT_DIR = "/sandbox/input"
+HOME = "/home/student"
+WORK_DIR = f"{HOME}/work"
+
+#: Environment variables passed from the grader to the kernel; everything else is dropped
+#: (a database URL, tokens, passwords must never reach student code).
+PASSED_ENV = (
+    "NBGRADER_EXECUTION", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "KERAS_BACKEND",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PYTHONHASHSEED",
+    "PYTHONWARNINGS", "MPLBACKEND", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES",
+)
+
+#: Files of /etc a Python kernel needs (the dynamic linker's cache, time zone, NSS);
+#: /etc as a whole is not shown (it can hold the grader's database or hub configuration).
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf",
+             "mime.types", "fonts")
+
+#: The top-level directories of a merged-/usr Debian; each is mirrored as a link or a read-only bind.
+TOP_LEVEL = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource caps of one student's kernel (each process inherits them)."""
+
+    #: Memory of the whole sandbox (cgroup, where one can be had) and address space per process (MiB).
+    memory_mb: int = 6144
+    #: Processes and threads of the sandbox's uid (TensorFlow alone starts a few dozen threads).
+    max_processes: int = 512
+    max_open_files: int = 4096
+    #: Largest file the kernel may write (MiB), and the size of each of its tmpfs mounts.
+    max_file_mb: int = 256
+    tmp_mb: int = 256
+    #: CPU seconds of each process in the sandbox (the per-cell and per-student clocks still apply).
+    cpu_seconds: int = 1800
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Host paths that one kernel's sandbox is built from."""
+
+    #: The kernel's private folder on the host: ``conn/`` (sockets), ``input/``, ``etc/``.
+    kernel_dir: Path
+    #: Read-only host paths bound at the same path inside (interpreter, venv, packages).
+    read_only: tuple[Path, ...]
+    #: Real uid/gid the kernel runs as when the grader is root; ``None``: keep the caller's.
+    uid: int | None = None
+    gid: int | None = None
+
+    @property
+    def conn_dir(self) -> Path:
+        return self.kernel_dir / "conn"
+
+    @property
+    def input_dir(self) -> Path:
+        return self.kernel_dir / "input"
+
+    @property
+    def etc_dir(self) -> Path:
+        return self.kernel_dir / "etc"
+
+
+def _ancestors(paths) -> list[str]:
+    """Every directory above the bound paths, outermost first (made 0755 so the uid can reach them)."""
+    seen: list[str] = []
+    for path in paths:
+        parts = Path(path).parts
+        for i in range(2, len(parts)):
+            parent = str(Path(*parts[:i]))
+            if parent not in seen and not parent.startswith(("/usr/", "/tmp/")) and parent != "/usr":
+                seen.append(parent)
+    return seen
+
+
+def _top_level(root: Path = Path("/")) -> list[str]:
+    args: list[str] = []
+    for name in TOP_LEVEL:
+        path = root / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), f"/{name}"]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), f"/{name}"]
+    return args
+
+
+def sandbox_env(parent_env: dict[str, str], venv_bin: str) -> dict[str, str]:
+    """The kernel's whole environment: a few fixed values and the allow-listed ones."""
+    env = {name: parent_env[name] for name in PASSED_ENV if name in parent_env}
+    env.update({
+        "HOME": HOME, "USER": "student", "LOGNAME": "student",
+        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": "/tmp/ipython",
+        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter/runtime", "JUPYTER_DATA_DIR": "/tmp/jupyter/data",
+        "JUPYTER_CONFIG_DIR": "/tmp/jupyter/config", "JUPYTER_PLATFORM_DIRS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1", "GD_SANDBOXED": "1",
+    })
+    env.setdefault("LANG", "C.UTF-8")
+    return env
+
+
+def prlimit_args(limits: Limits) -> list[str]:
+    """util-linux ``prlimit`` options: the caps every process in the sandbox inherits."""
+    mib = 1024 * 1024
+    args = [f"--nproc={limits.max_processes}", f"--nofile={limits.max_open_files}",
+            f"--fsize={limits.max_file_mb * mib}", f"--cpu={limits.cpu_seconds}", "--core=0"]
+    if limits.memory_mb > 0:
+        args.append(f"--as={limits.memory_mb * mib}")
+    return args
+
+
+def sandbox_command(kernel_cmd: list[str], layout: Layout, limits: Limits,
+                    env: dict[str, str]) -> list[str]:
+    """The command that starts ``kernel_cmd`` inside the sandbox."""
+    tmp_bytes = str(limits.tmp_mb * 1024 * 1024)
+    as_root = layout.uid is not None
+    cmd = ["prlimit", *prlimit_args(limits), "--", "bwrap"]
+    if as_root:
+        # Real root: no user namespace (bwrap --uid would only be a label); the uid is
+        # dropped with setpriv inside, after the mounts are made.
+        cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                "--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        # An ordinary user: a user namespace gives the mount, PID and network isolation,
+        # and --disable-userns stops the kernel from making one of its own.
+        cmd += ["--unshare-all", "--unshare-user", "--disable-userns"]
+    cmd += ["--die-with-parent", "--new-session"]
+    cmd += ["--ro-bind", "/usr", "/usr", *_top_level()]
+    for name in ETC_FILES:
+        if os.path.exists(f"/etc/{name}"):
+            cmd += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    cmd += ["--ro-bind", str(layout.etc_dir / "passwd"), "/etc/passwd",
+            "--ro-bind", str(layout.etc_dir / "group"), "/etc/group"]
+    cmd += ["--proc", "/proc", "--dev", "/dev",
+            "--perms", "01777", "--size", tmp_bytes, "--tmpfs", "/dev/shm",
+            "--perms", "01777", "--size", tmp_bytes, "--tmpfs", "/tmp",
+            "--perms", "01777", "--size", tmp_bytes, "--tmpfs", "/home"]
+    binds = [*layout.read_only, layout.conn_dir]
+    for parent in _ancestors(binds):
+        cmd += ["--perms", "0755", "--dir", parent]
+    for path in layout.read_only:
+        cmd += ["--ro-bind", str(path), str(path)]
+    cmd += ["--bind", str(layout.conn_dir), str(layout.conn_dir),
+            "--ro-bind", str(layout.input_dir), INPUT_DIR]
+    cmd += ["--clearenv"]
+    for name, value in sorted(env.items()):
+        cmd += ["--setenv", name, value]
+    cmd += ["--chdir", "/tmp", "--"]
+    if as_root:
+        cmd += ["setpriv", f"--reuid={layout.uid}", f"--regid={layout.gid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    # The working directory lives in the size-capped home tmpfs, owned by the kernel's uid.
+    start = (f'mkdir -p {WORK_DIR} && cp -R {INPUT_DIR}/. {WORK_DIR}/ 2>/dev/null; '
+             f'cd {WORK_DIR} && exec "$@"')
+    cmd += ["/bin/sh", "-c", start, "gd-sandbox", *kernel_cmd]
+    return cmd

@@ -1,0 +1,98 @@
+"""The jupyter_client kernel provisioner that starts every graded kernel inside the sandbox.
+
+nbgrader's ``Execute`` ignores a configured kernel manager class, but it
+honours ``kernel_name``: the course's configuration names the ``gd-sandbox``
+kernelspec (:mod:`autograder.sandbox.kernelspec`), whose metadata names this
+provisioner (entry point group ``jupyter_client.kernel_provisioners``).  So
+the CLI's workers, ``nbgrader autograde`` run from the course root and the
+formgrader's autograde button all start their kernels here.
+
+The kernel talks to the grader over ZMQ's ``ipc`` transport: unix sockets in
+the slot's ``conn/`` folder, the one writable folder the sandbox shares with
+the host (TCP on 127.0.0.1 would be the sandbox's own, empty loopback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Any
+
+from jupyter_client.provisioning import LocalProvisioner
+from traitlets import Integer
+
+from . import cgroups, slots
+from .diagnose import SandboxUnavailable, diagnose, read_only_paths
+from .policy import Layout, Limits, sandbox_command, sandbox_env
+
+
+class SandboxProvisioner(LocalProvisioner):
+    """A ``LocalProvisioner`` whose kernel runs in bubblewrap, in a slot of its own."""
+
+    memory_mb = Integer(Limits.memory_mb, help="Memory cap of the sandbox in MiB (0: none)").tag(config=True)
+    max_processes = Integer(Limits.max_processes, help="Processes and threads of the sandbox").tag(config=True)
+    max_open_files = Integer(Limits.max_open_files).tag(config=True)
+    max_file_mb = Integer(Limits.max_file_mb, help="Largest file the kernel may write (MiB)").tag(config=True)
+    tmp_mb = Integer(Limits.tmp_mb, help="Size of the sandbox's /tmp, /dev/shm and home (MiB each)").tag(config=True)
+    cpu_seconds = Integer(Limits.cpu_seconds, help="CPU seconds per process in the sandbox").tag(config=True)
+
+    _slot: slots.Slot | None = None
+    _cgroup: cgroups.SandboxCgroup | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(memory_mb=self.memory_mb, max_processes=self.max_processes,
+                      max_open_files=self.max_open_files, max_file_mb=self.max_file_mb,
+                      tmp_mb=self.tmp_mb, cpu_seconds=self.cpu_seconds)
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        problems = diagnose()
+        if problems:
+            raise SandboxUnavailable(problems)
+        km = self.parent
+        if self._slot is None:  # a restart keeps its slot
+            self._slot = slots.acquire()
+        else:
+            self._release_dirs()
+            self._slot.kernel_dir.mkdir(mode=0o711)
+        slot = self._slot
+        slots.prepare(slot, kwargs.get("cwd"))
+        km.transport = "ipc"
+        km.cache_ports = False
+        km.ip = str(slot.kernel_dir / "conn" / "kernel")
+        km.connection_file = str(slot.kernel_dir / "conn" / "kernel.json")
+        km.shell_port = km.iopub_port = km.stdin_port = km.hb_port = km.control_port = 0
+        parent_env = dict(kwargs.get("env") or os.environ)
+        result = await super().pre_launch(**kwargs)
+        if slot.uid is not None:
+            os.chown(km.connection_file, slot.uid, slot.gid)
+        self._cgroup = cgroups.SandboxCgroup(slot.index, self.memory_mb, self.max_processes)
+        layout = Layout(kernel_dir=slot.kernel_dir, read_only=read_only_paths(),
+                        uid=slot.uid, gid=slot.gid)
+        env = sandbox_env(parent_env, os.path.dirname(sys.executable))
+        result["cmd"] = (cgroups.launcher(self._cgroup.procs_files)
+                         + sandbox_command(result["cmd"], layout, self.limits, env))
+        # The launcher itself (outside the sandbox) needs nothing of the grader's environment.
+        result["env"] = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+        result["cwd"] = str(slot.kernel_dir)
+        self.log.debug("sandbox slot %s (uid %s, cgroup %s)", slot.index, slot.uid, self._cgroup.kind)
+        return result
+
+    async def cleanup(self, restart: bool = False) -> None:
+        await super().cleanup(restart=restart)
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            await asyncio.sleep(0)
+        if self._cgroup is not None:
+            self._cgroup.remove()  # whatever a student left running in the slot is killed here
+            self._cgroup = None
+        if not restart and self._slot is not None:
+            self._slot.release()
+            self._slot = None
+
+    def _release_dirs(self) -> None:
+        import shutil
+
+        if self._slot is not None:
+            shutil.rmtree(self._slot.kernel_dir, ignore_errors=True)

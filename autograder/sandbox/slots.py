@@ -1,0 +1,145 @@
+"""One sandbox slot per running kernel: a lock, a uid of its own (as root) and a private folder.
+
+Parallel graders pick the first free slot (an ``flock`` on ``slot-N.lock``), so
+two kernels never share a uid: a student's processes count against that
+uid's process cap only, never against a classmate's.  The lock goes with the
+process that holds it, so a grader killed with ``kill -9`` frees its slot; the
+next kernel in that slot starts by removing what the dead one left.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pwd
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+#: First uid of the sandbox slots (as root); ``GD_SANDBOX_UID_BASE`` overrides it.
+UID_BASE = 61000
+#: How many kernels may run sandboxed at once on one machine.
+SLOTS = 64
+#: What is copied into the kernel's working directory: at most this much (MiB) ...
+INPUT_MAX_MB = 64
+#: ... and never notebooks (the autograded one holds the hidden tests) or links.
+SKIPPED_SUFFIXES = (".ipynb",)
+
+
+class SlotError(RuntimeError):
+    pass
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def base_dir() -> Path:
+    """The folder holding every slot's lock and private folder (owned by the grader, not a link)."""
+    uid = os.geteuid()
+    path = Path(os.environ.get("GD_SANDBOX_DIR") or Path(tempfile.gettempdir()) / f"gd-sandbox-{uid}")
+    try:
+        path.mkdir(mode=0o711, exist_ok=True)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid:
+        raise SlotError(f"{path} is not a folder owned by uid {uid}: remove it, or set GD_SANDBOX_DIR")
+    os.chmod(path, 0o711)
+    return path
+
+
+def uid_base() -> int:
+    return int(os.environ.get("GD_SANDBOX_UID_BASE", UID_BASE))
+
+
+def _uid_is_free(uid: int) -> bool:
+    """A slot uid must not belong to a real account (its files would become the student's)."""
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return True
+    return False
+
+
+@dataclass
+class Slot:
+    index: int
+    kernel_dir: Path
+    uid: int | None
+    gid: int | None
+    _lock_fd: int
+
+    def release(self) -> None:
+        shutil.rmtree(self.kernel_dir, ignore_errors=True)
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+
+def acquire(slots: int = SLOTS) -> Slot:
+    """Take the first free slot and give it a fresh, empty private folder."""
+    base = base_dir()
+    root = running_as_root()
+    for index in range(slots):
+        uid = uid_base() + index if root else None
+        if uid is not None and not _uid_is_free(uid):
+            continue
+        fd = os.open(base / f"slot-{index}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        kernel_dir = base / f"slot-{index}"
+        shutil.rmtree(kernel_dir, ignore_errors=True)  # left by a grader that was killed
+        kernel_dir.mkdir(mode=0o711)
+        return Slot(index, kernel_dir, uid, uid, fd)
+    raise SlotError(f"all {slots} sandbox slots are in use (set GD_SANDBOX_SLOTS higher)")
+
+
+def prepare(slot: Slot, notebook_dir: str | os.PathLike | None) -> None:
+    """The slot's ``conn/`` (the kernel's sockets), ``etc/`` (passwd, group) and ``input/``."""
+    uid = slot.uid if slot.uid is not None else os.getuid()
+    gid = slot.gid if slot.gid is not None else os.getgid()
+    conn = slot.kernel_dir / "conn"
+    conn.mkdir(mode=0o700)
+    if slot.uid is not None:
+        os.chown(conn, uid, gid)
+    etc = slot.kernel_dir / "etc"
+    etc.mkdir(mode=0o755)
+    (etc / "passwd").write_text(f"student:x:{uid}:{gid}:student:/home/student:/bin/sh\n")
+    (etc / "group").write_text(f"student:x:{gid}:\n")
+    copy_input(Path(notebook_dir) if notebook_dir else None, slot.kernel_dir / "input")
+
+
+def copy_input(source: Path | None, target: Path) -> list[str]:
+    """Copy the notebook folder's regular files, except notebooks, up to :data:`INPUT_MAX_MB`.
+
+    Symbolic links are never followed: a submission holding a link to the
+    gradebook must not get the grader (root) to copy the gradebook in.
+    Returns what was left out.
+    """
+    target.mkdir(mode=0o755)
+    skipped: list[str] = []
+    if source is None or not source.is_dir():
+        return skipped
+    budget = INPUT_MAX_MB * 1024 * 1024
+    for folder, dirs, files in os.walk(source, followlinks=False):
+        rel = Path(folder).relative_to(source)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))
+                   and d != ".ipynb_checkpoints"]
+        for d in dirs:
+            (target / rel / d).mkdir(mode=0o755, exist_ok=True)
+        for name in files:
+            path = Path(folder) / name
+            info = os.lstat(path)
+            if name.endswith(SKIPPED_SUFFIXES) or not stat.S_ISREG(info.st_mode) or info.st_size > budget:
+                skipped.append(str(rel / name))
+                continue
+            budget -= info.st_size
+            shutil.copyfile(path, target / rel / name, follow_symlinks=False)
+            os.chmod(target / rel / name, 0o644)
+    return skipped
