@@ -41,6 +41,7 @@ from numpy.random import default_rng as _default_rng
 
 from .convert import describe, fail, to_array, to_float, to_framework
 from .data import make_line as _make_line
+from .defaults import keras_kernel_limit as _keras_kernel_limit
 from .mistakes import MISTAKES, RTOL, Diagnosis, diagnose, find_mistakes, tolerance_for, values_match
 from .reference import fit_numpy as _fit_numpy
 from .reference import gradients as _gradients
@@ -48,7 +49,7 @@ from .reference import REDUCTIONS as _REDUCTIONS
 
 __all__ = [
     "check_fit", "check_fit_function", "check_predict", "check_mse", "check_gradients", "check_step",
-    "check_value", "diagnose", "mistake_ids", "exercise_data", "Exercise", "MISTAKES",
+    "check_glorot_limit", "check_value", "diagnose", "mistake_ids", "exercise_data", "Exercise", "MISTAKES",
 ]
 
 FRAMEWORKS = ("numpy", "torch", "tf")
@@ -164,7 +165,7 @@ def _call(function, name, arguments_text, *arguments):
         except NotImplementedError:
             fail(f"You have not written {name} yet (the cell still raises NotImplementedError).")
         except Exception as error:
-            fail(f"Calling {name}({arguments_text}) raised {type(error).__name__}: {error}")
+            fail(f"Calling {name}({arguments_text}) raised {type(error).__name__}: {error}", learner_error=error)
     warned = [f"{w.category.__name__}: {str(w.message)[:200]}" for w in caught]
     return result, warned
 
@@ -449,6 +450,52 @@ def check_step(step, *, seed=0, framework="numpy", requires_grad=False):
                 f"b_new = {_fmt(expected[1], received[1])}, received w_new = {_fmt(received[0], expected[0])} and "
                 f"b_new = {_fmt(received[1], expected[1])} (one update: w − lr·dw, b − lr·db)."]
                + _mistake_lines(found), warned)
+
+
+def check_glorot_limit(glorot_limit, *, fans=((1, 1), (4, 2))):
+    """Check ``glorot_limit(fan_in, fan_out)``: the half-width of the range Keras's Dense draws its kernel from.
+
+    Expected values are read from Keras's own default initialiser
+    (:func:`course.defaults.keras_kernel_limit`).  A wrong answer is named
+    when it matches one known mistake at every ``(fan_in, fan_out)`` tried.
+    """
+    received, expected = [], []
+    warned_all = []
+    for fan_in, fan_out in fans:
+        call_text = f"glorot_limit({fan_in}, {fan_out})"
+        result, warned = _call(glorot_limit, "glorot_limit", f"{fan_in}, {fan_out}", int(fan_in), int(fan_out))
+        warned_all += warned
+        received.append(to_float(result, call_text))
+        expected.append(_keras_kernel_limit(fan_in, fan_out))
+    candidates = {
+        "glorot_variance": [2.0 / (i + o) for i, o in fans],
+        "glorot_std": [float(_sqrt(2.0 / (i + o))) for i, o in fans],
+        "glorot_no_sqrt": [6.0 / (i + o) for i, o in fans],
+        "glorot_full_width": [2.0 * float(_sqrt(6.0 / (i + o))) for i, o in fans],
+        "torch_linear_bound": [1.0 / float(_sqrt(i)) for i, o in fans],
+    }
+    for formula, factor in (("√(3 / fan_in)", 3.0), ("√(6 / fan_in)", 6.0)):
+        candidates[f"glorot_fan_in:{formula}"] = [float(_sqrt(factor / i)) for i, o in fans]
+
+    def close(values, targets):
+        return all(abs(v - t) <= RTOL * abs(t) for v, t in zip(values, targets))
+
+    if close(received, expected):
+        shown = ", ".join(f"glorot_limit({i}, {o}) = {_fmt(v)}" for (i, o), v in zip(fans, received))
+        print(f"✓ {shown}: the range Keras's GlorotUniform draws from.")
+        return
+    first = next(k for k, (v, t) in enumerate(zip(received, expected)) if abs(v - t) > RTOL * abs(t))
+    fan_in, fan_out = fans[first]
+    lines = [f"glorot_limit({fan_in}, {fan_out}) is wrong: expected {_fmt(expected[first], received[first])}, "
+             f"received {_fmt(received[first], expected[first])} (Keras's Dense draws its kernel uniformly "
+             f"from [−limit, limit])."]
+    found = []
+    for key, values in candidates.items():
+        if close(received, values) and not close(values, expected):
+            mistake_id, _, formula = key.partition(":")
+            found.append(Diagnosis(mistake_id, dict(formula=formula) if formula else {}))
+    _fail_with(lines + _mistake_lines(found, "A uniform distribution on [−ℓ, ℓ] has variance ℓ²/3, and Glorot "
+                                      "sets the variance to 2 / (fan_in + fan_out)."), warned_all)
 
 
 # ---------------------------------------------------------------------------------------------

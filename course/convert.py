@@ -18,6 +18,10 @@ from builtins import (
     getattr, hasattr, int, isinstance, len, list, repr, str, tuple, type,
 )
 
+import os.path as _os_path
+import re as _re
+import sys as _sys
+
 from numpy import asarray as _asarray
 from numpy import float32 as _float32
 from numpy import float64 as _float64
@@ -25,14 +29,120 @@ from numpy import generic as _np_generic
 from numpy import ndarray as _ndarray
 from numpy import squeeze as _squeeze
 
-__all__ = ["to_float", "to_array", "describe", "to_framework", "fail"]
+__all__ = ["to_float", "to_array", "describe", "to_framework", "fail", "CheckFailed", "learner_frames"]
 
 _REPR_LIMIT = 60  # characters of a received value quoted back in a message
 
 
-def fail(message: str):
-    """Raise the ``AssertionError`` a test cell shows (without an internal traceback)."""
-    error = AssertionError(message)
+# Where the course's own code lives: its frames are machinery, never shown to a learner.
+_COURSE_DIR = _os_path.dirname(_os_path.abspath(__file__))
+_MISTAKE_TAG = _re.compile(r"^\[mistake: [a-z0-9_, ]+\]$", _re.MULTILINE)
+_WIDTH = 92  # characters per line of a rendered verdict (wraps in a narrow Validate dialog too)
+_RED, _BOLD, _DIM, _RESET = "\x1b[0;31m", "\x1b[1m", "\x1b[2m", "\x1b[0m"
+
+
+def _is_course_frame(filename: str) -> bool:
+    return _os_path.abspath(filename).startswith(_COURSE_DIR + _os_path.sep)
+
+
+def _check_name() -> str:
+    """The public ``check_*`` (or ``to_*``) function of the course that is failing, outermost first."""
+    frame, name = _sys._getframe(1), ""
+    while frame is not None:
+        if _is_course_frame(frame.f_code.co_filename) and not frame.f_code.co_name.startswith("_"):
+            name = frame.f_code.co_name
+        frame = frame.f_back
+    return name
+
+
+def _cell_label(filename: str) -> str:
+    """``Cell In[5]`` for a notebook cell (as IPython names it), else the file without grader paths."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        number = getattr(getattr(shell, "compile", None), "_filename_map", {}).get(filename)
+        if number is not None:
+            return f"Cell In[{number}]"
+    except Exception:  # no IPython: a plain file name
+        pass
+    if "ipykernel_" in filename or filename.startswith("<"):
+        return "your cell"
+    for marker in ("site-packages" + _os_path.sep, "dist-packages" + _os_path.sep):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return _os_path.basename(filename)
+
+
+def learner_frames(error) -> list:
+    """The frames of ``error``'s traceback that are not the course's: the learner's code (and the
+    library call that raised), as text lines without the grader's paths."""
+    import linecache
+    import traceback as _traceback
+
+    frames = [frame for frame in _traceback.extract_tb(error.__traceback__)
+              if not _is_course_frame(frame.filename)]
+    lines = []
+    for frame in frames:
+        source = (frame.line or linecache.getline(frame.filename, frame.lineno) or "").strip()
+        lines.append(f"  {_cell_label(frame.filename)}, line {frame.lineno}, in {frame.name}")
+        if source:
+            lines.append(f"    {source}")
+    return lines
+
+
+def _wrap(line: str, indent: str = "  ") -> list:
+    import textwrap
+
+    if len(line) <= _WIDTH:
+        return [line]
+    return textwrap.wrap(line, _WIDTH, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False) or [line]
+
+
+class CheckFailed(AssertionError):
+    """A check's verdict: an ``AssertionError`` (nbgrader scores the cell zero) that IPython shows as
+    the message alone, with no frames of the course's own code.
+
+    ``str(error)`` is the full message, ending with the ``[mistake: …]`` line the autograder's report
+    reads back; the rendered block leaves that machine line out.  When the learner's own code raised
+    inside the check, its frames are shown under the message: that traceback is the useful one.
+    """
+
+    def __init__(self, message, check="", learner_error=None):
+        super().__init__(message)
+        self.check = check
+        self.learner_error = learner_error
+
+    def student_lines(self) -> list:
+        """The verdict as a student reads it: wrapped lines, no machine tag, a fix on its own line."""
+        text = _MISTAKE_TAG.sub("", str(self.args[0] if self.args else "")).strip()
+        lines = []
+        for paragraph in text.splitlines():
+            paragraph = paragraph.rstrip()
+            if not paragraph:
+                continue
+            head, sep, fix = paragraph.partition(" Fix: ")
+            lines += _wrap(head)
+            if sep:
+                lines += _wrap("  Fix: " + fix, indent="       ")
+        return lines
+
+    def _render_traceback_(self):
+        what = f" in {self.check}" if self.check else ""
+        out = [f"{_RED}{_BOLD}✗ Check failed{what}{_RESET}"]
+        out += self.student_lines()
+        if self.learner_error is not None:
+            frames = learner_frames(self.learner_error)
+            if frames:
+                out.append(f"{_DIM}Where your code raised {type(self.learner_error).__name__}:{_RESET}")
+                out += frames
+        return out
+
+
+def fail(message: str, learner_error=None):
+    """Raise the check's verdict (``CheckFailed``, an ``AssertionError``) without an internal traceback."""
+    error = CheckFailed(message, check=_check_name(), learner_error=learner_error)
     # Raised while handling the learner's own exception: don't chain it, the message already quotes it.
     error.__suppress_context__ = True
     raise error

@@ -499,3 +499,83 @@ def test_check_value(capsys):
     losses = R.fit_numpy(TINY.x, TINY.y, lr=0.1, epochs=3).losses
     checks.check_value(torch.tensor(losses), losses, name="losses")
     assert "losses[1] is wrong" in message_of(checks.check_value, losses * [1, 2, 1], losses, name="losses")
+
+
+# --------------------------------------------------------------------------- check_glorot_limit (notebook 4)
+
+GLOROT_MISTAKES = [
+    (lambda i, o: 2 / (i + o), "glorot_variance"),
+    (lambda i, o: np.sqrt(2 / (i + o)), "glorot_std"),
+    (lambda i, o: 6 / (i + o), "glorot_no_sqrt"),
+    (lambda i, o: 2 * np.sqrt(6 / (i + o)), "glorot_full_width"),
+    (lambda i, o: np.sqrt(6 / i), "glorot_fan_in"),
+    (lambda i, o: np.sqrt(3 / i), "glorot_fan_in"),
+    (lambda i, o: 1 / np.sqrt(i), "torch_linear_bound"),
+]
+
+
+def test_glorot_limit_right_answers_pass_in_any_form(capsys, tf):
+    import keras
+
+    checks.check_glorot_limit(lambda i, o: np.sqrt(6 / (i + o)))
+    checks.check_glorot_limit(lambda i, o: tf.sqrt(6.0 / float(i + o)), fans=((784, 128), (128, 10)))
+    # What Keras draws: a big layer's largest |kernel| entry comes within 0.1% of the limit.
+    kernel = keras.layers.Dense(300)
+    kernel.build((None, 200))
+    drawn = float(np.abs(kernel.get_weights()[0]).max())
+    assert abs(drawn - np.sqrt(6 / 500)) <= 1e-3 * np.sqrt(6 / 500)
+    assert capsys.readouterr().out.count("✓") == 2
+
+
+@pytest.mark.parametrize("function, mistake", GLOROT_MISTAKES, ids=[m for _, m in GLOROT_MISTAKES])
+def test_glorot_limit_mistakes_are_named(function, mistake, tf):
+    message = message_of(checks.check_glorot_limit, function)
+    assert checks.mistake_ids(message) == [mistake], message
+    assert message.startswith("glorot_limit(") and "expected" in message and "received" in message
+
+
+def test_glorot_limit_unknown_answers_and_stubs(tf):
+    message = message_of(checks.check_glorot_limit, lambda i, o: 0.3)
+    assert checks.mistake_ids(message) == [] and "variance ℓ²/3" in message
+
+    def stub(i, o):
+        raise NotImplementedError()
+
+    assert "not written glorot_limit yet" in message_of(checks.check_glorot_limit, stub)
+
+
+# ---------------------------------------------------------------------------------------------
+# What a student sees: the verdict alone (issue 13).
+
+
+def test_a_failed_check_renders_its_message_without_course_frames():
+    from course.convert import CheckFailed
+
+    with pytest.raises(CheckFailed) as caught:
+        checks.check_mse(lambda y_pred, y: np.sum((y_pred - y) ** 2))
+    error = caught.value
+    assert isinstance(error, AssertionError)  # nbgrader still sees an error
+    assert "[mistake: sum_reduction]" in str(error)  # the report reads this back
+    shown = "\n".join(error._render_traceback_())
+    assert "check_mse" in shown and "loss summed instead of averaged" in shown and "Fix:" in shown
+    assert "[mistake:" not in shown and "course/" not in shown and "File " not in shown
+    assert all(len(line) <= 110 for line in shown.splitlines())
+
+
+def test_the_learners_own_frames_are_kept_when_their_code_raised():
+    from course.convert import CheckFailed
+
+    def predict(x, w, b):
+        return w * x[:3, None] + b * x  # raises: shapes (3,1) and (7,) broadcast, then () fails below
+
+    def broken(x, w, b):
+        return helper(x)
+
+    def helper(x):
+        raise KeyError("oops")
+
+    with pytest.raises(CheckFailed) as caught:
+        checks.check_predict(broken)
+    shown = "\n".join(caught.value._render_traceback_())
+    assert "KeyError" in shown and "in broken" in shown and "in helper" in shown
+    assert "checks.py" not in shown and "_call" not in shown
