@@ -158,6 +158,27 @@ MISTAKES = {m.id: m for m in [
     Mistake("half_loss", "an extra factor ½",
             "the value is ½·MSE (a convention some books use to simplify the gradient)",
             "leave out the 0.5: mean((y_pred - y) ** 2)"),
+    # Mistakes of the Glorot-range exercise (check_glorot_limit).
+    Mistake("glorot_variance", "the variance, not the limit",
+            "the value is Glorot's variance 2 / (fan_in + fan_out), not the half-width of the range",
+            "a uniform distribution on [−ℓ, ℓ] has variance ℓ²/3: solve ℓ²/3 = 2 / (fan_in + fan_out) for ℓ"),
+    Mistake("glorot_std", "the standard deviation, not the limit",
+            "the value is the standard deviation √(2 / (fan_in + fan_out)) (Glorot *normal*'s), "
+            "√3 times smaller than the uniform range's half-width",
+            "a uniform distribution on [−ℓ, ℓ] has standard deviation ℓ/√3: ℓ = √3 · √(2 / (fan_in + fan_out))"),
+    Mistake("glorot_no_sqrt", "the square root left out",
+            "the value is 6 / (fan_in + fan_out), the square of the limit",
+            "take the square root: ℓ = √(6 / (fan_in + fan_out))"),
+    Mistake("glorot_full_width", "the full width, not the half-width",
+            "the value is twice the limit ℓ: the width 2ℓ of the range [−ℓ, ℓ]",
+            "return ℓ, half the width: the variance of a uniform [−ℓ, ℓ] is (2ℓ)²/12 = ℓ²/3"),
+    Mistake("glorot_fan_in", "fan_in alone instead of the average of the fans",
+            "the value uses fan_in only ({formula}), as LeCun's or He's initialisers do; Glorot averages "
+            "fan_in and fan_out",
+            "use the average of the fans: variance 2 / (fan_in + fan_out), so ℓ = √(6 / (fan_in + fan_out))"),
+    Mistake("torch_linear_bound", "PyTorch's range, not Keras's",
+            "the value is 1/√fan_in, the range nn.Linear draws its weights from (kaiming_uniform_ with a = √5)",
+            "Keras's Dense uses Glorot uniform: ℓ = √(6 / (fan_in + fan_out))"),
 ]}
 
 
