@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignment", action="append", default=None, help="only this assignment (repeatable)")
     p.add_argument("--students", type=int, default=None, help="at most K synthetic students per assignment")
     _grading_options(p)
+
+    from .classroom import commands as classroom  # provision-env, create-class, doctor, exchange steps
+
+    classroom.register(commands, common)
     return parser
 
 
@@ -99,7 +103,10 @@ def _settings(args) -> Settings:
 
 def _run(args) -> int:
     from . import pipeline
+    from .classroom import commands as classroom
 
+    if args.command in classroom.COMMANDS:
+        return classroom.run(args)
     settings = _settings(args)
     course = Course(settings)
     command = args.command
