@@ -41,6 +41,17 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name}={value!r} is not a whole number") from None
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={value!r} is neither 1 nor 0")
+
+
 def _has_module(name: str) -> bool:
     import importlib.util
 
@@ -69,6 +80,9 @@ class Settings:
     max_output_chars: int = 100_000
     #: Lines of stream output kept per cell (nbgrader's LimitOutput).
     max_output_lines: int = 1000
+    #: Run every graded kernel in the OS sandbox (autograder/sandbox); ``False`` only by the
+    #: instructor's choice (``--no-sandbox``, ``GD_SANDBOX=0``).
+    sandbox: bool = True
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -77,6 +91,7 @@ class Settings:
             cell_timeout=_env_int("GD_CELL_TIMEOUT", 120),
             memory_mb=_env_int("GD_MEMORY_MB", 6144),
             max_output_chars=_env_int("GD_MAX_OUTPUT_CHARS", 100_000),
+            sandbox=_env_flag("GD_SANDBOX", True),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
         for key in ("root", "source"):
@@ -162,6 +177,15 @@ def course_config(settings: Settings):
     c.SafeExecute.memory_mb = settings.memory_mb
     c.SafeExecute.max_output_chars = settings.max_output_chars
     c.GuardTests.memory_mb = settings.memory_mb
+    if settings.sandbox:
+        # Every graded kernel starts through the sandbox's provisioner (nbgrader honours
+        # the kernel name; it would ignore a kernel manager class).  Only SafeExecute, the
+        # autograde step, is pointed at it: a student's Validate runs their usual kernel.
+        from .sandbox import KERNEL_NAME, ensure_kernelspec
+
+        ensure_kernelspec()
+        c.SafeExecute.kernel_name = KERNEL_NAME
+        c.SandboxProvisioner.memory_mb = settings.memory_mb
     c.GuardTests.max_output_chars = settings.max_output_chars
     c.LimitOutput.max_lines = settings.max_output_lines
     c.LimitOutput.max_traceback = 100
@@ -184,6 +208,10 @@ def course_config(settings: Settings):
     ]
     # A submission that is not a readable notebook is graded as the blank assignment.
     c.Autograde.exporter_class = ReadableNotebookExporter
+    # Feedback: nbgrader's own, for students (hidden tests hidden, MathJax inlined, no grader paths).
+    from .feedback import configure as configure_feedback
+
+    configure_feedback(c)
     return c
 
 

@@ -87,6 +87,10 @@ class Layout:
         return self.kernel_dir / "etc"
 
 
+#: Mount points the sandbox makes itself (tmpfs, proc, dev).
+_OWN_MOUNTS = ("/tmp", "/home", "/dev", "/dev/shm", "/proc")
+
+
 def _ancestors(paths) -> list[str]:
     """Every directory above the bound paths, outermost first (made 0755 so the uid can reach them)."""
     seen: list[str] = []
@@ -94,8 +98,9 @@ def _ancestors(paths) -> list[str]:
         parts = Path(path).parts
         for i in range(2, len(parts)):
             parent = str(Path(*parts[:i]))
-            if parent not in seen and not parent.startswith(("/usr/", "/tmp/")) and parent != "/usr":
-                seen.append(parent)
+            if parent in seen or parent in _OWN_MOUNTS or parent == "/usr" or parent.startswith("/usr/"):
+                continue  # /usr is bound whole; the sandbox's own mounts keep their modes
+            seen.append(parent)
     return seen
 
 

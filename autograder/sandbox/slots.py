@@ -135,11 +135,14 @@ def copy_input(source: Path | None, target: Path) -> list[str]:
             (target / rel / d).mkdir(mode=0o755, exist_ok=True)
         for name in files:
             path = Path(folder) / name
-            info = os.lstat(path)
-            if name.endswith(SKIPPED_SUFFIXES) or not stat.S_ISREG(info.st_mode) or info.st_size > budget:
+            try:
+                info = os.lstat(path)
+                if name.endswith(SKIPPED_SUFFIXES) or not stat.S_ISREG(info.st_mode) or info.st_size > budget:
+                    skipped.append(str(rel / name))
+                    continue
+                shutil.copyfile(path, target / rel / name, follow_symlinks=False)
+                os.chmod(target / rel / name, 0o644)
+                budget -= info.st_size
+            except OSError:  # gone or unreadable meanwhile: the kernel starts without it
                 skipped.append(str(rel / name))
-                continue
-            budget -= info.st_size
-            shutil.copyfile(path, target / rel / name, follow_symlinks=False)
-            os.chmod(target / rel / name, 0o644)
     return skipped
