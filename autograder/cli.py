@@ -6,7 +6,9 @@ repository), ``--source DIR`` (the nbgrader source notebooks, default
 root; ``$GD_DB_URL``).  Exit codes: 0 done, 2 something is missing or wrong
 (unknown assignment, not released, unreadable CSV), 3 nothing to do (no
 submissions), 4 some students could not be run by nbgrader and were
-entered with zero (their feedback says why).
+entered with zero (their feedback says why), 5 the grading sandbox cannot
+start here (the message names the cause and the fix; ``--no-sandbox``
+grades without it, with a warning).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 from pathlib import Path
 
 from .config import Settings
-from .course_dir import EXIT_UNGRADED, Course, CourseError
+from .course_dir import EXIT_SANDBOX, EXIT_UNGRADED, Course, CourseError
 from .status import print_table
 
 
@@ -41,6 +43,9 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student-timeout", type=float, default=900,
                         help="wall-clock cap per student in s (default 900)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade WITHOUT the OS sandbox: student code runs with your own rights "
+                             "(only where the sandbox cannot start; GD_SANDBOX=0 does the same)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,7 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args) -> Settings:
     return Settings.from_env(root=args.root, source=args.source, db_url=args.db_url,
                              cell_timeout=getattr(args, "timeout", None),
-                             memory_mb=getattr(args, "memory_mb", None))
+                             memory_mb=getattr(args, "memory_mb", None),
+                             sandbox=False if getattr(args, "no_sandbox", False) else None)
+
+
+def _sandbox_ready(settings: Settings, command: str) -> bool:
+    """Refuse to grade outside the sandbox unless the instructor said so; warn when they did."""
+    if not settings.sandbox:
+        print(f"gd-autograder {command}: WARNING: grading without the sandbox (--no-sandbox): "
+              "student code runs with your rights and can read or change the gradebook, "
+              "other students' work and the solutions", file=sys.stderr)
+        return True
+    from .sandbox import diagnose
+
+    problems = diagnose()
+    for problem in problems:
+        print(f"gd-autograder {command}: the grading sandbox cannot start: {problem}", file=sys.stderr)
+    return not problems
 
 
 def _run(args) -> int:
@@ -123,6 +144,8 @@ def _run(args) -> int:
         print(f"{len(collected)} submissions of {args.assignment} in {course.step_dir('submitted')}: "
               f"{', '.join(collected)}")
         return 0
+    if command in ("autograde", "demo") and not _sandbox_ready(settings, command):
+        return EXIT_SANDBOX
     if command == "autograde":
         results = pipeline.autograde(course, args.assignment, students=args.student, jobs=args.jobs,
                                      force=args.force, student_timeout=args.student_timeout,

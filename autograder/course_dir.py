@@ -23,6 +23,7 @@ class CourseError(Exception):
 EXIT_USAGE = 2        # unknown assignment, missing release, bad file, ...
 EXIT_NOTHING = 3      # nothing to do: no submissions
 EXIT_UNGRADED = 4     # some submissions could not be graded at all
+EXIT_SANDBOX = 5      # the grading sandbox cannot start here (and --no-sandbox was not given)
 
 
 def ensure_venv_on_path() -> None:
