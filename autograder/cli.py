@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment")
     p.add_argument("--student", action="append", default=None, help="only this student (repeatable)")
     p.add_argument("--force", action="store_true", help="grade again students already graded")
+    p.add_argument("--cluster", default=os.environ.get("GD_CLUSTER") or None, metavar="ADDRESS",
+                   help="grade on the workers of this Dask scheduler, e.g. tcp://host:8786 "
+                        "($GD_CLUSTER; --jobs is then unused)")
     _grading_options(p)
 
     p = commands.add_parser("feedback", parents=[common], help="nbgrader generate_feedback (HTML per student)")
@@ -149,7 +152,7 @@ def _run(args) -> int:
     if command == "autograde":
         results = pipeline.autograde(course, args.assignment, students=args.student, jobs=args.jobs,
                                      force=args.force, student_timeout=args.student_timeout,
-                                     progress=not args.no_progress)
+                                     progress=not args.no_progress, cluster=args.cluster)
         print_table(results)
         fallback = [r.student for r in results if r.state == "fallback"]
         if fallback:

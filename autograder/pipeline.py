@@ -175,8 +175,10 @@ def _graded_in_gradebook(course: Course, assignment: str) -> set[str]:
 
 def autograde(course: Course, assignment: str, *, students: list[str] | None = None, jobs: int = 1,
               force: bool = False, student_timeout: float = 900, progress: bool = True,
-              on_result: Callable[[StudentResult], None] | None = None) -> list[StudentResult]:
-    """Autograde every submission of ``assignment`` (or ``students``) on ``jobs`` processes.
+              on_result: Callable[[StudentResult], None] | None = None,
+              cluster: str | None = None) -> list[StudentResult]:
+    """Autograde every submission of ``assignment`` (or ``students``) on ``jobs`` processes,
+    or on the workers of the Dask scheduler at ``cluster`` (``jobs`` is then unused).
 
     Students completely graded by an earlier run (same submission, grades in
     the gradebook, autograded notebook present) are skipped unless ``force``.
@@ -197,6 +199,16 @@ def autograde(course: Course, assignment: str, *, students: list[str] | None = N
         raise CourseError(f"no submissions for {assignment!r} in {course.step_dir('submitted')} "
                           f"(collect them first: python -m autograder collect {assignment} FOLDER_OR_ZIP)",
                           EXIT_NOTHING)
+    if cluster:
+        from .executors.dask import Cluster
+
+        connection = Cluster(cluster)
+        try:
+            return _autograde(course, assignment, submitted, [], jobs=jobs, force=force,
+                              student_timeout=student_timeout, progress=progress, on_result=on_result,
+                              cluster=connection)
+        finally:
+            connection.close()
     # Start the workers before the gradebook checks: their ~3 s of imports then overlap
     # the supervisor's (the gradebook is nbgrader's, and importing it costs as much).
     workers = start_workers(course.settings, min(max(1, jobs), len(submitted)))
@@ -209,7 +221,7 @@ def autograde(course: Course, assignment: str, *, students: list[str] | None = N
 
 def _autograde(course: Course, assignment: str, submitted: list[str], workers: list, *, jobs: int,
                force: bool, student_timeout: float, progress: bool,
-               on_result: Callable[[StudentResult], None] | None) -> list[StudentResult]:
+               on_result: Callable[[StudentResult], None] | None, cluster=None) -> list[StudentResult]:
     from .grading import record_failure
     from .executors.local import run_tasks
 
@@ -251,8 +263,12 @@ def _autograde(course: Course, assignment: str, submitted: list[str], workers: l
 
         tasks = [{"task": "autograde", "assignment": assignment, "student": s} for s in todo]
         try:
-            run_tasks(course.settings, tasks, jobs=jobs, task_timeout=student_timeout,
-                      recover=recover, on_outcome=arrived, workers=workers)
+            if cluster is not None:
+                cluster.run_tasks(course, tasks, task_timeout=student_timeout, recover=recover,
+                                  on_outcome=arrived)
+            else:
+                run_tasks(course.settings, tasks, jobs=jobs, task_timeout=student_timeout,
+                          recover=recover, on_outcome=arrived, workers=workers)
         finally:
             bar.close()
     return [results[s] for s in submitted if s in results]

@@ -58,11 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         if not line.strip():
             continue
         task = json.loads(line)
+        # A task may name its own course root (a grading machine's private root per student).
+        here = Course(Settings.from_json(task["settings"])) if task.get("settings") else course
         if task["task"] == "autograde":
-            outcome = safe_call(lambda a, s: autograde_student(course, a, s).to_json(),
+            outcome = safe_call(lambda a, s: autograde_student(here, a, s).to_json(),
                                 task["assignment"], task["student"])
         elif task["task"] == "feedback":
-            outcome = safe_call(lambda a, s: feedback_student(course, a, s),
+            outcome = safe_call(lambda a, s: feedback_student(here, a, s),
                                 task["assignment"], task["student"])
         else:
             outcome = {"ok": False, "error": f"unknown task {task['task']!r}"}

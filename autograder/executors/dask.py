@@ -1,0 +1,200 @@
+"""Grade a class on a Dask distributed cluster (``autograde A --cluster tcp://host:8786``).
+
+The instructor's process is a Dask client.  It sends one task per student
+(:func:`grade_on_worker`), carrying everything that student's grading needs
+(:mod:`autograder.executors.remote`): no file system is shared with the
+workers.  On a worker, each Dask thread keeps one long-lived grading process
+(the local pool's :mod:`autograder.executors.worker`), which grades the student
+in a private temporary course root under the wall-clock cap; a process that
+overruns or dies is killed with everything it started and replaced.  Results
+come back to the client, which enters them in the gradebook one at a time
+(:class:`autograder.executors.remote.Recorder`), so the gradebook is written
+by the instructor's process only.
+
+What the local pool guarantees holds here too:
+
+* the wall-clock cap per student is enforced on the worker; an overrun or a
+  crash comes back as a *lost* outcome and the student is recorded through the
+  fallback with the same reason as locally;
+* a Dask worker that dies mid-task (machine lost, OOM-killed) makes the
+  scheduler run the task again elsewhere; after ``distributed.scheduler.allowed-failures``
+  deaths (3 by default) the student is recorded with the reason.  A result is
+  accepted once per student (each task has its own key), so nobody is lost or
+  graded twice;
+* a killed client writes nothing more; the scheduler forgets its tasks, and
+  the next run resumes from the status records like a local run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+import traceback
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from .. import status
+from ..course_dir import Course, CourseError
+from .local import TaskOutcome, _Worker
+from .remote import Recorder, assignment_bundle, grade_payload, private_settings, student_payload
+
+#: How long to wait for the cluster's first worker (s); ``$GD_CLUSTER_WAIT`` overrides.
+WAIT_FOR_WORKERS_S = 120
+
+_thread = threading.local()
+
+
+# ----------------------------------------------------------------------------------------------
+# on a Dask worker
+# ----------------------------------------------------------------------------------------------
+def _scratch() -> Path:
+    base = Path(os.environ.get("GD_SCRATCH") or tempfile.gettempdir())
+    return base / "gd-autograder" / f"{os.getpid()}-{threading.get_ident()}"
+
+
+def grade_on_worker(bundle: dict, payload: dict, timeout: float) -> dict:
+    """One student, on whichever Dask worker the scheduler chose (see :func:`remote.grade_payload`)."""
+    scratch = _scratch()
+    try:
+        grader = getattr(_thread, "grader", None)
+        if grader is None or not grader.alive():
+            if grader is not None:
+                grader.stop(kill=True)
+            scratch.mkdir(parents=True, exist_ok=True)
+            grader = _thread.grader = _Worker(private_settings(bundle, scratch), scratch / "grader.log")
+        reply = grade_payload(bundle, payload, grader, timeout, scratch)
+    except Exception:  # noqa: BLE001 - reported to the client, which records a fallback
+        return {"kind": "error", "error": traceback.format_exc()}
+    if reply["kind"] == "lost":
+        _thread.grader.stop(kill=True)
+        _thread.grader = None
+    return reply
+
+
+def _probe() -> dict:
+    """Run on every worker before grading: can it import the grader, and which nbgrader does it have?"""
+    import nbgrader
+
+    from .. import grading  # noqa: F401 - the course environment is installed
+
+    return {"nbgrader": nbgrader.__version__, "python": sys.version.split()[0]}
+
+
+# ----------------------------------------------------------------------------------------------
+# on the instructor's side
+# ----------------------------------------------------------------------------------------------
+class Cluster:
+    """A connection to a Dask scheduler, checked before any student is sent."""
+
+    def __init__(self, address: str):
+        from distributed import Client
+
+        self.address = address
+        try:
+            self.client = Client(address, timeout="30s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as error:
+            raise CourseError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+        try:
+            wait = float(os.environ.get("GD_CLUSTER_WAIT") or WAIT_FOR_WORKERS_S)
+            try:
+                self.client.wait_for_workers(1, timeout=wait)
+            except TimeoutError:
+                raise CourseError(f"the Dask scheduler at {address} has no workers "
+                                  f"(waited {wait:.0f} s): start some with `dask worker {address}`") from None
+            self._check_workers()
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_workers(self) -> None:
+        import nbgrader
+
+        try:
+            found = self.client.run(_probe)
+        except Exception as error:  # noqa: BLE001 - any failure means the environment is missing
+            raise CourseError(f"the workers of {self.address} cannot run the grader ({error!r}); "
+                              "install the course environment on them (see autograder/README.md)") from None
+        wrong = {worker: info["nbgrader"] for worker, info in found.items()
+                 if info["nbgrader"] != nbgrader.__version__}
+        if wrong:
+            raise CourseError(f"nbgrader {nbgrader.__version__} here, but "
+                              + ", ".join(f"{v} on {w}" for w, v in sorted(wrong.items()))
+                              + ": grades could differ; install the same course environment on the workers")
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection
+            pass
+
+    def run_tasks(self, course: Course, tasks: list[dict], *, task_timeout: float,
+                  recover: Callable[[dict, str], object] | None = None,
+                  on_outcome: Callable[[TaskOutcome], None] | None = None) -> list[TaskOutcome]:
+        """Grade ``tasks`` (``{"assignment", "student"}``) on the cluster; outcomes in completion order.
+
+        Same contract as :func:`autograder.executors.local.run_tasks`, but each
+        graded student's value is already entered in the gradebook (by
+        :class:`Recorder`, in this process) when ``on_outcome`` sees it.
+        """
+        from distributed import as_completed
+
+        if not tasks:
+            return []
+        assignment = tasks[0]["assignment"]
+        bundle = assignment_bundle(course, assignment)
+        recorder = Recorder(course)
+        by_key, fingerprints = {}, {}
+        for task in tasks:
+            student = task["student"]
+            fingerprints[student] = status.submission_fingerprint(course, assignment, student)
+            future = self.client.submit(grade_on_worker, bundle, student_payload(course, assignment, student),
+                                        task_timeout, key=f"autograde-{assignment}-{student}-{uuid.uuid4().hex}",
+                                        pure=False)
+            by_key[future.key] = (task, future)
+        outcomes: list[TaskOutcome] = []
+        seen: set[str] = set()
+        try:
+            for future in as_completed([f for _, f in by_key.values()], loop=self.client.loop):
+                task, _ = by_key.pop(future.key)
+                if task["student"] in seen:  # cannot happen (one key per student); never record twice
+                    continue
+                seen.add(task["student"])
+                outcome = self._outcome(future, task, recorder, fingerprints[task["student"]], recover)
+                future.release()
+                outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+        except KeyboardInterrupt:
+            self.client.cancel([f for _, f in by_key.values()])
+            raise
+        return outcomes
+
+    @staticmethod
+    def _outcome(future, task: dict, recorder: Recorder, fingerprint: str,
+                 recover: Callable[[dict, str], object] | None) -> TaskOutcome:
+        from distributed.scheduler import KilledWorker
+
+        try:
+            reply = future.result()
+        except KilledWorker as error:
+            reply = {"kind": "lost", "error": f"the Dask workers grading it kept dying ({error})"}
+        except Exception as error:  # noqa: BLE001 - a task that raised, or was lost with its data
+            reply = {"kind": "error", "error": f"the cluster could not run it: {error!r}"}
+        if reply["kind"] == "graded":
+            try:
+                summary = recorder.record(task["assignment"], task["student"], reply, fingerprint)
+                return TaskOutcome(task, ok=True, value=summary.to_json())
+            except Exception:  # noqa: BLE001 - the pipeline records the fallback
+                return TaskOutcome(task, ok=False, error=traceback.format_exc())
+        if reply["kind"] == "lost":
+            outcome = TaskOutcome(task, ok=False, error=reply["error"], lost=True)
+            if recover is not None:
+                try:
+                    outcome.value = recover(task, reply["error"])
+                except Exception as failure:  # noqa: BLE001 - reported with the outcome
+                    outcome.error += f"; recording it failed too: {failure!r}"
+            return outcome
+        return TaskOutcome(task, ok=False, error=reply.get("error", ""))

@@ -1,0 +1,230 @@
+"""Grading a student on a machine that shares no files with the instructor's.
+
+Three steps, one function each:
+
+* :func:`assignment_bundle` and :func:`student_payload` (instructor's side)
+  pack what one student's grading needs: the assignment's source folder, a
+  small SQLite gradebook holding only the assignment's rows (notebooks, grade,
+  solution, task and source cells with their checksums, the due date), and
+  the student's submitted files.
+* :func:`grade_payload` (grading machine) unpacks them into a private,
+  temporary course root, runs the same :func:`autograder.grading.autograde_student`
+  as the local pool (nbgrader's own ``autograde`` with the course's
+  configuration) in a long-lived grading process under the wall-clock cap,
+  and sends back the autograded folder, the worker's summary and nbgrader's
+  log.  Nothing there is kept.
+* :class:`Recorder` (instructor's side) enters the returned notebooks in the
+  instructor's gradebook through nbgrader's own ``Autograde`` converter with
+  execution left out: its sanitizing step is empty (the notebook was
+  sanitized where it ran) and its grading step keeps only ``SaveAutoGrades``,
+  ``AssignLatePenalties`` and ``CheckCellMetadata``.  nbgrader therefore
+  creates the student and the submission (with the timestamp), copies the
+  files, stores the scores and the "No response." comments, applies the late
+  penalty and sets the file permissions exactly as in a local run; only the
+  kernel did its work elsewhere.  The gradebook (SQLite or PostgreSQL) is only
+  ever written here.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import os
+import shutil
+import stat
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from .. import status
+from ..config import COURSE_ID, WORK_DIR_NAME, Settings
+from ..course_dir import Course
+from ..status import StudentResult
+
+#: Where the recorder stages a returned submission (relative to the course root).
+INCOMING = f"{WORK_DIR_NAME}/cluster-incoming"
+#: nbgrader's grading steps that only write the gradebook (they are re-run on the instructor's side).
+RECORDING_PREPROCESSORS = ("SaveAutoGrades", "AssignLatePenalties", "CheckCellMetadata")
+
+
+# ----------------------------------------------------------------------------------------------
+# instructor's side: what a task carries
+# ----------------------------------------------------------------------------------------------
+def _read_tree(folder: Path, skip=()) -> dict[str, bytes]:
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder)
+        if any(part in skip for part in relative.parts):
+            continue
+        files[str(relative)] = path.read_bytes()
+    return files
+
+
+def _write_tree(folder: Path, files: dict[str, bytes]) -> None:
+    for relative, data in files.items():
+        target = (folder / relative).resolve()
+        if folder.resolve() not in target.parents:
+            raise ValueError(f"refusing to write {relative!r} outside {folder}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _copy_assignment_rows(source, target, assignment: str) -> None:
+    """The rows nbgrader's autograde reads, from one gradebook into another (no students)."""
+    found = source.find_assignment(assignment)
+    target.update_or_create_assignment(assignment, duedate=found.duedate)
+    for nb in found.notebooks:
+        target.update_or_create_notebook(nb.name, assignment, kernelspec=nb.kernelspec)
+        for cell in nb.grade_cells:
+            target.update_or_create_grade_cell(cell.name, nb.name, assignment, max_score=cell.max_score,
+                                               cell_type=cell.cell_type)
+        for cell in nb.solution_cells:
+            target.update_or_create_solution_cell(cell.name, nb.name, assignment)
+        for cell in nb.task_cells:
+            target.update_or_create_task_cell(cell.name, nb.name, assignment, max_score=cell.max_score,
+                                              cell_type=cell.cell_type)
+        for cell in nb.source_cells:
+            target.update_or_create_source_cell(cell.name, nb.name, assignment, cell_type=cell.cell_type,
+                                                locked=cell.locked, source=cell.source, checksum=cell.checksum)
+
+
+def assignment_bundle(course: Course, assignment: str) -> dict:
+    """What every student's task of ``assignment`` shares: source files, gradebook rows, settings."""
+    from nbgrader.api import Gradebook
+
+    with tempfile.TemporaryDirectory(prefix="gd-bundle-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'gradebook.db'}"
+        with course.gradebook() as source, Gradebook(url, COURSE_ID) as target:
+            _copy_assignment_rows(source, target, assignment)
+        gradebook = gzip.compress((Path(tmp) / "gradebook.db").read_bytes())
+    return {
+        "assignment": assignment,
+        "source": _read_tree(Path(course.settings.source) / assignment, skip={".ipynb_checkpoints"}),
+        "gradebook_gz": gradebook,
+        "settings": course.settings.to_json(),
+        "notebooks": course.notebook_ids(assignment),
+    }
+
+
+def student_payload(course: Course, assignment: str, student: str) -> dict:
+    return {"student": student,
+            "files": _read_tree(course.step_dir("submitted") / student / assignment)}
+
+
+# ----------------------------------------------------------------------------------------------
+# grading machine: a private course root per student
+# ----------------------------------------------------------------------------------------------
+def _remove_tree(path: Path) -> None:
+    def make_writable(func, target, _exc):
+        os.chmod(target, stat.S_IRWXU)
+        func(target)
+    shutil.rmtree(path, onerror=make_writable)
+
+
+def private_settings(bundle: dict, root: Path) -> Settings:
+    """The instructor's settings (limits, sandbox) with this private root, source and gradebook."""
+    data = dict(bundle["settings"], root=str(root), source=str(root / "source"), db_url=None)
+    return Settings.from_json(data)
+
+
+def grade_payload(bundle: dict, payload: dict, grader, timeout: float, scratch: Path) -> dict:
+    """Grade one student in a private course root under ``scratch``; returns what the instructor needs.
+
+    ``grader`` is a long-lived grading process (:class:`autograder.executors.local._Worker`)
+    whose ``run(task, timeout)`` answers ``None`` when it died or overran.
+    Returns ``{"kind": "graded", ...}`` (nbgrader ran, or gave up and the
+    worker's summary says why), ``{"kind": "lost", "error": ...}`` (the
+    grading process crashed or overran the cap) or ``{"kind": "error", ...}``
+    (an unexpected exception, with its traceback).
+    """
+    assignment, student = bundle["assignment"], payload["student"]
+    scratch.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="course-", dir=scratch))
+    try:
+        settings = private_settings(bundle, root)
+        _write_tree(root / "source" / assignment, bundle["source"])
+        (root / "gradebook.db").write_bytes(gzip.decompress(bundle["gradebook_gz"]))
+        _write_tree(root / "submitted" / student / assignment, payload["files"])
+        started = time.monotonic()
+        reply = grader.run({"task": "autograde", "assignment": assignment, "student": student,
+                            "settings": settings.to_json()}, timeout)
+        if reply is None:
+            overran = grader.alive() and time.monotonic() - started >= timeout
+            return {"kind": "lost", "overran": overran, "error": (
+                f"grading took longer than {timeout:.0f} s and was stopped" if overran else
+                "the grading process crashed (killed for memory, or a fatal error)")}
+        if not reply.get("ok"):
+            return {"kind": "error", "error": reply.get("error") or "unexpected grader error"}
+        log = settings.work_dir / "logs" / assignment / f"{student}.log"
+        autograded = root / "autograded" / student / assignment
+        return {"kind": "graded", "summary": reply["value"],
+                "files": _read_tree(autograded) if autograded.is_dir() else {},
+                "log": log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""}
+    finally:
+        _remove_tree(root)
+
+
+# ----------------------------------------------------------------------------------------------
+# instructor's side: entering a returned submission in the gradebook
+# ----------------------------------------------------------------------------------------------
+def append_log(course: Course, assignment: str, student: str, text: str) -> None:
+    path = course.settings.work_dir / "logs" / assignment / f"{student}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text if text.endswith("\n") or not text else text + "\n")
+
+
+class Recorder:
+    """nbgrader's ``Autograde`` without execution, reading the notebooks a grading machine returned."""
+
+    def __init__(self, course: Course):
+        from nbgrader.apps import NbGraderAPI
+
+        self.course = course
+        config = copy.deepcopy(course.config)
+        config.CourseDirectory.submitted_directory = INCOMING
+        config.Autograde.sanitize_preprocessors = []
+        config.Autograde.autograde_preprocessors = [
+            p for p in course.config.Autograde.autograde_preprocessors
+            if getattr(p, "__name__", str(p).rsplit(".", 1)[-1]) in RECORDING_PREPROCESSORS]
+        self.api = NbGraderAPI(config=config)
+
+    def record(self, assignment: str, student: str, reply: dict, fingerprint: str) -> StudentResult:
+        """Enter one student's returned grading; the status record is written last."""
+        from ..grading import _failure_reason, record_failure, summarize
+
+        course = self.course
+        status.forget(course, assignment, student)
+        append_log(course, assignment, student, reply.get("log", ""))
+        remote = StudentResult.from_json(reply["summary"])
+        staged = course.root / INCOMING / student / assignment
+        if staged.exists():
+            _remove_tree(staged)
+        missing = [nb for nb in course.notebook_ids(assignment) if f"{nb}.ipynb" not in reply["files"]]
+        if remote.state == "graded" and not missing:
+            _write_tree(staged, reply["files"])
+            try:
+                with warnings.catch_warnings():  # nbgrader's SQLAlchemy warnings (a local worker logs them)
+                    warnings.simplefilter("ignore")
+                    result = self.api.autograde(assignment, student, force=True, create=True)
+            finally:
+                _remove_tree(staged)
+            append_log(course, assignment, student, "----- entered in the instructor's gradebook\n"
+                       + (result.get("log") or "") + (result.get("error") or ""))
+            absent = [nb for nb in course.notebook_ids(assignment)
+                      if not course.autograded_notebook(assignment, student, nb).exists()]
+            if result.get("success") and not absent:
+                summary = summarize(course, assignment, student, state="graded")
+            else:
+                reason = _failure_reason(result) if not result.get("success") else \
+                    f"nbgrader wrote no autograded notebook for {', '.join(absent)}"
+                summary = record_failure(course, assignment, student, f"recording failed: {reason}")
+        else:
+            reason = remote.reason or (f"nbgrader wrote no autograded notebook for {', '.join(missing)}"
+                                       if missing else "nbgrader failed")
+            summary = record_failure(course, assignment, student, reason)
+        summary.seconds = remote.seconds
+        summary.fingerprint = fingerprint
+        status.save(course, summary)
+        return summary
