@@ -59,6 +59,22 @@ def read_only_paths() -> tuple[Path, ...]:
     return tuple(kept)
 
 
+def import_roots() -> list[str]:
+    """Folders that hold ``course`` and ``autograder`` when they are not installed in site-packages.
+
+    They go on the kernel's ``PYTHONPATH``, so the kernel imports exactly the
+    packages the sandbox shows, however the grader found them (an editable
+    install, or ``PYTHONPATH``).
+    """
+    prefix = Path(sys.prefix).resolve()
+    roots: list[str] = []
+    for name in ("course", "autograder"):
+        for folder in _package_paths(name):
+            if prefix not in folder.parents and str(folder.parent) not in roots:
+                roots.append(str(folder.parent))
+    return roots
+
+
 def _not_world_readable(paths) -> list[str]:
     """As root the kernel runs as another uid: what it could not read."""
     bad = []
@@ -87,7 +103,8 @@ def _smoke_test() -> str | None:
         slots.prepare(slot, None)
         layout = Layout(slot.kernel_dir, read_only_paths(), slot.uid, slot.gid)
         cmd = sandbox_command([sys.executable, "-c", "import sys; print('gd-sandbox-ok')"],
-                              layout, Limits(), sandbox_env({}, os.path.dirname(sys.executable)))
+                              layout, Limits(max_processes=slots.process_cap(slot, Limits.max_processes)),
+                              sandbox_env({}, os.path.dirname(sys.executable), import_roots()))
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=slot.kernel_dir,
                                   env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})

@@ -115,9 +115,11 @@ def _top_level(root: Path = Path("/")) -> list[str]:
     return args
 
 
-def sandbox_env(parent_env: dict[str, str], venv_bin: str) -> dict[str, str]:
+def sandbox_env(parent_env: dict[str, str], venv_bin: str, import_roots: list[str] = ()) -> dict[str, str]:
     """The kernel's whole environment: a few fixed values and the allow-listed ones."""
     env = {name: parent_env[name] for name in PASSED_ENV if name in parent_env}
+    if import_roots:
+        env["PYTHONPATH"] = os.pathsep.join(import_roots)
     env.update({
         "HOME": HOME, "USER": "student", "LOGNAME": "student",
         "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",

@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Integer
 
 from . import cgroups, slots
-from .diagnose import SandboxUnavailable, diagnose, read_only_paths
+from .diagnose import SandboxUnavailable, diagnose, import_roots, read_only_paths
 from .policy import Layout, Limits, sandbox_command, sandbox_env
 
 
@@ -70,9 +71,10 @@ class SandboxProvisioner(LocalProvisioner):
         self._cgroup = cgroups.SandboxCgroup(slot.index, self.memory_mb, self.max_processes)
         layout = Layout(kernel_dir=slot.kernel_dir, read_only=read_only_paths(),
                         uid=slot.uid, gid=slot.gid)
-        env = sandbox_env(parent_env, os.path.dirname(sys.executable))
+        env = sandbox_env(parent_env, os.path.dirname(sys.executable), import_roots())
+        limits = replace(self.limits, max_processes=slots.process_cap(slot, self.max_processes))
         result["cmd"] = (cgroups.launcher(self._cgroup.procs_files)
-                         + sandbox_command(result["cmd"], layout, self.limits, env))
+                         + sandbox_command(result["cmd"], layout, limits, env))
         # The launcher itself (outside the sandbox) needs nothing of the grader's environment.
         result["env"] = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
         result["cwd"] = str(slot.kernel_dir)

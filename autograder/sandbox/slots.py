@@ -146,3 +146,34 @@ def copy_input(source: Path | None, target: Path) -> list[str]:
             except OSError:  # gone or unreadable meanwhile: the kernel starts without it
                 skipped.append(str(rel / name))
     return skipped
+
+
+def threads_of_uid(uid: int) -> int:
+    """Processes and threads now running as ``uid`` (what ``RLIMIT_NPROC`` counts)."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1").split()[0]) == uid:
+            total += int(fields.get("Threads", "1").strip())
+    return total
+
+
+def process_cap(slot: Slot, max_processes: int) -> int:
+    """The ``RLIMIT_NPROC`` that gives this slot ``max_processes`` of its own.
+
+    As root each slot has a uid of its own, so the cap is the budget itself.
+    As an ordinary user every slot runs as that user, and the kernel counts
+    all of the user's processes: the budget is added to what already runs
+    (the grader's own processes are not capped, so a fork storm cannot stop
+    the grader; it can still crowd a kernel graded at the same moment, see
+    autograder/README.md).
+    """
+    if slot.uid is not None:
+        return max_processes
+    return threads_of_uid(os.getuid()) + max_processes
