@@ -2,11 +2,12 @@
 # System packages the test suite needs, installed with Debian's apt where missing:
 #   chromium, chromium-driver, fonts-liberation  -> the browser end-to-end test (tests/test_browser.py)
 #   postgresql                                   -> the autograder's PostgreSQL gradebook test
+#   bubblewrap                                   -> the grading sandbox (autograder/sandbox, tests/test_sandbox.py)
 # `make test` runs this before pytest. CI runs it as root with CI=true and no stdin.
 # When everything is already installed it only asks dpkg (well under a second).
 set -euo pipefail
 
-packages=(chromium chromium-driver fonts-liberation postgresql)
+packages=(chromium chromium-driver fonts-liberation postgresql bubblewrap)
 
 is_installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
