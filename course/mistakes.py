@@ -148,6 +148,47 @@ MISTAKES = {m.id: m for m in [
     Mistake("wrong_data", "trained on different data",
             "your values match training on {dataset} instead of the x and y you were given",
             "train on the x and y passed in (inside a function: its arguments, not variables from elsewhere)"),
+    # Keras fit's defaults (batch_size=32, shuffle=True): several updates per epoch.
+    Mistake("minibatches", "mini-batches instead of one full batch",
+            "your w and b are what {batches} updates per epoch on in-order batches of {batch_size} give: "
+            "model.fit's default batch_size is 32 and this data has {n} points",
+            "train full batch: model.fit(..., batch_size=len(x), shuffle=False), one update per epoch"),
+    Mistake("shuffled_minibatches", "mini-batches in shuffled order",
+            "your w and b lie among the runs of model.fit's defaults, batch_size=32 and shuffle=True: "
+            "{batches} updates per epoch on batches drawn in a random order (this data has {n} points)",
+            "train full batch: model.fit(..., batch_size=len(x), shuffle=False), one update per epoch"),
+    # Slips of the "predict the number" exercises (check_value's slips).
+    Mistake("n_minus_1", "divided by n − 1",
+            "the sum of the squared errors was divided by n − 1 = {n_minus_1} (the sample-variance habit) "
+            "instead of n = {n}",
+            "the mean squared error divides by n: sum of squared errors / {n}"),
+    Mistake("one_backward", "only one backward() counted",
+            "that is the gradient of a single backward() call; backward() adds into .grad, so after two "
+            "calls without zeroing .grad holds the sum of both",
+            "add the two gradients: .grad accumulates until you zero it"),
+    Mistake("grad_reset", "gradient assumed to reset",
+            "backward() does not replace .grad, and it never sets it to zero: it adds the new gradient",
+            "add the two gradients: .grad accumulates until you zero it"),
+    Mistake("floor_batches", "the last, smaller batch left out",
+            "that counts only the full batches; fit also trains on the last, smaller one",
+            "count the batches rounding up: ceil(n / batch_size)"),
+    Mistake("one_per_sample", "one update per sample",
+            "that is plain SGD, one update per point; fit updates once per batch",
+            "count the batches: ceil(n / batch_size), batch_size=32 by default"),
+    Mistake("full_batch_count", "one update per epoch",
+            "one update per epoch is full-batch gradient descent; fit's default batch_size is 32",
+            "count the batches: ceil(n / batch_size), batch_size=32 by default"),
+    Mistake("lr_divided", "divided where it should multiply",
+            "the mean's gradient is n = {n} times smaller than the sum's, so its learning rate must be n times "
+            "larger, not smaller",
+            "multiply by n: lr_mean = n · lr_sum"),
+    Mistake("least_squares_b", "the intercept of the right fit",
+            "that is the b of the correct least-squares line; with [N, 1] predictions against [N] targets "
+            "the loss compares every prediction with every target",
+            "every prediction is pulled towards every target: the best constant is the mean of y"),
+    Mistake("b_stays_zero", "b assumed to stay at zero",
+            "b does move: with every prediction compared with every target, w goes to 0 and b to the mean of y",
+            "the best constant prediction for all targets at once is their mean"),
     # Mistakes of the small functions (check_mse) rather than of a whole run.
     Mistake("rmse", "square root of the MSE",
             "the value is the root mean squared error (the square root of the MSE)",
@@ -464,6 +505,69 @@ def _same_data(a, b):
     return a.shape == b.shape and bool(_np_all(a == b))
 
 
+#: ``model.fit``'s default batch size (Keras 2 and 3).
+KERAS_BATCH_SIZE = 32
+_SHUFFLED_RUNS = 64
+
+
+def _minibatch_runs(x, y, orders, batch_size, *, lr, epochs, w0, b0, reduction):
+    """Final ``(w, b)`` arrays of mini-batch gradient descent, one run per row of ``orders``
+    (``orders[run, epoch]`` is that epoch's order of the points), float64."""
+    from numpy import arange as _arange
+
+    runs = orders.shape[0]
+    w, b = _full(runs, w0, dtype=_float64), _full(runs, b0, dtype=_float64)
+    for epoch in range(epochs):
+        order = orders[:, epoch, :]
+        for start in range(0, x.size, batch_size):
+            idx = order[:, start:start + batch_size]
+            xb, yb = x[idx], y[idx]
+            residual = w[:, None] * xb + b[:, None] - yb
+            scale = 2.0 / idx.shape[1] if reduction == "mean" else 2.0
+            dw, db = scale * (residual * xb).sum(axis=1), scale * residual.sum(axis=1)
+            w, b = w - lr * dw, b - lr * db
+    return w, b
+
+
+def _minibatch_diagnoses(w, b, losses, tol, x, y, epochs, reference, *, lr, w0, b0, reduction) -> list:
+    from numpy import arange as _arange
+    from numpy import broadcast_to as _broadcast_to
+    from numpy.random import default_rng as _rng
+
+    n = x.size
+    batches = -(-n // KERAS_BATCH_SIZE)
+    details = dict(batches=batches, batch_size=KERAS_BATCH_SIZE, n=n)
+    settings = dict(lr=lr, epochs=epochs, w0=w0, b0=b0, reduction=reduction)
+    learner = _Learner(w, b, None, tol)
+    correct_same = learner.compare(reference.w, reference.b, None)[0]
+    in_order = _broadcast_to(_arange(n), (1, epochs, n))
+    with _errstate(all="ignore"):
+        mw, mb = _minibatch_runs(x, y, in_order, KERAS_BATCH_SIZE, **settings)
+    if learner.matches(mw[0], mb[0], None, correct_same):
+        return [Diagnosis("minibatches", details)]
+    rng = _rng(0)
+    orders = rng.permuted(_broadcast_to(_arange(n), (_SHUFFLED_RUNS, epochs, n)).copy(), axis=2)
+    with _errstate(all="ignore"):
+        sw, sb = _minibatch_runs(x, y, orders, KERAS_BATCH_SIZE, **settings)
+    if not (_np_all(_isfinite(sw)) and _np_all(_isfinite(sb))) or bool(_np_all(correct_same)):
+        return []
+    # Shuffled batches give a cloud of outcomes: name it only when the learner sits in the cloud,
+    # the cloud lies clearly away from the full-batch answer, and (when a loss history came)
+    # the first epoch's loss is below the start's, as fit's average over the epoch's batches is.
+    from numpy import sqrt as _sqrt_np
+
+    spread_w, spread_b = float(sw.std()) + tol.param_atol, float(sb.std()) + tol.param_atol
+    nearest = float(_sqrt_np(((w - sw) / spread_w) ** 2 + ((b - sb) / spread_b) ** 2).min())
+    centre_gap = float(_sqrt_np(((reference.w - sw.mean()) / spread_w) ** 2 + ((reference.b - sb.mean()) / spread_b) ** 2))
+    loss_ok = True
+    if losses is not None and len(losses) and len(reference.losses):
+        loss_ok = float(losses[0]) < float(reference.losses[0]) * (1 - 1e-3)
+    if nearest <= 0.5 and centre_gap > 3.0 and loss_ok:
+        return [Diagnosis("shuffled_minibatches", details)]
+    return []
+
+
+
 def find_mistakes(w, b, losses, *, x, y, lr, epochs, w0=0.0, b0=0.0, reduction="mean",
                   reference=None) -> list:
     """The :class:`Diagnosis` of every known mistake the learner's values match, most likely first.
@@ -529,6 +633,11 @@ def find_mistakes(w, b, losses, *, x, y, lr, epochs, w0=0.0, b0=0.0, reduction="
 
     # 4. The correct algorithm on other data.
     _consider_other_data(learner, consider, x, y, epochs, settings)
+
+    # 5. Keras fit's defaults: mini-batches of 32, in order or shuffled (w and b only: fit's loss
+    # history then averages the batches' losses, which no other exercise records).
+    if n > KERAS_BATCH_SIZE and epochs > 0 and not found:
+        found += _minibatch_diagnoses(w, b, losses, tol, x, y, epochs, reference, **settings)
 
     # A run that blew up while the right one did not: say so first, with the stability bound.
     if _np_any(_blown(_array([w, b]), tol.param_limit)) and not reference.diverged:
