@@ -1,4 +1,5 @@
 # Two commands: `make lab` (student workspace) and `make test` (the whole suite).
+# `make lock` re-resolves pyproject.toml's ranges into requirements/ (exact versions, hashes).
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,10 +7,16 @@ PORT ?= 8888
 # nbgrader runs `alembic` from PATH: keep the venv's bin first.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup lab test bench clean
+.PHONY: setup lock lab test bench clean
 
+# .venv from requirements/lock.txt (uv, or pip where uv can't be installed); does nothing when nothing changed.
 setup:
 	@tools/setup_env.sh
+
+# After changing a range in pyproject.toml; `make lock LOCK_ARGS=--upgrade` moves every package to
+# the newest version its range allows (or LOCK_ARGS='--upgrade-package NAME' for one).
+lock:
+	@LOCK_ARGS='$(LOCK_ARGS)' tools/lock.sh
 
 lab: setup
 	@$(BIN)/python -m autograder.classroom.workspace --port $(PORT)
