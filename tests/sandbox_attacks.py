@@ -72,7 +72,8 @@ for path in paths:
     except Exception as error:
         print("blocked:", type(error).__name__)
         continue
-    if "BEGIN SOLUTION" in text or "BEGIN HIDDEN TESTS" in text:
+    # This course's notebooks (not nbgrader's own test notebooks in site-packages).
+    if ("BEGIN SOLUTION" in text or "BEGIN HIDDEN TESTS" in text) and "course" in text and "checks" in text:
         print("{breach} read", path)
         print(text)
 ''',

@@ -26,6 +26,8 @@ from pathlib import Path
 
 #: Where the copy of the notebook's folder is mounted (read-only) inside the sandbox.
 INPUT_DIR = "/sandbox/input"
+#: Caches the grader prepared for the kernel (matplotlib's font list), copied into its /tmp.
+SEED_DIR = "/sandbox/seed"
 HOME = "/home/student"
 WORK_DIR = f"{HOME}/work"
 
@@ -81,6 +83,10 @@ class Layout:
     @property
     def input_dir(self) -> Path:
         return self.kernel_dir / "input"
+
+    @property
+    def seed_dir(self) -> Path:
+        return self.kernel_dir / "seed"
 
     @property
     def etc_dir(self) -> Path:
@@ -159,6 +165,8 @@ def sandbox_command(kernel_cmd: list[str], layout: Layout, limits: Limits,
         cmd += ["--unshare-all", "--unshare-user", "--disable-userns"]
     cmd += ["--die-with-parent", "--new-session"]
     cmd += ["--ro-bind", "/usr", "/usr", *_top_level()]
+    # Folders bubblewrap makes for mount points are 0700: the dropped uid must be able to enter them.
+    cmd += ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/sandbox"]
     for name in ETC_FILES:
         if os.path.exists(f"/etc/{name}"):
             cmd += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
@@ -174,7 +182,8 @@ def sandbox_command(kernel_cmd: list[str], layout: Layout, limits: Limits,
     for path in layout.read_only:
         cmd += ["--ro-bind", str(path), str(path)]
     cmd += ["--bind", str(layout.conn_dir), str(layout.conn_dir),
-            "--ro-bind", str(layout.input_dir), INPUT_DIR]
+            "--ro-bind", str(layout.input_dir), INPUT_DIR,
+            "--ro-bind", str(layout.seed_dir), SEED_DIR]
     cmd += ["--clearenv"]
     for name, value in sorted(env.items()):
         cmd += ["--setenv", name, value]
@@ -183,7 +192,7 @@ def sandbox_command(kernel_cmd: list[str], layout: Layout, limits: Limits,
         cmd += ["setpriv", f"--reuid={layout.uid}", f"--regid={layout.gid}", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     # The working directory lives in the size-capped home tmpfs, owned by the kernel's uid.
-    start = (f'mkdir -p {WORK_DIR} && cp -R {INPUT_DIR}/. {WORK_DIR}/ 2>/dev/null; '
-             f'cd {WORK_DIR} && exec "$@"')
+    start = (f'mkdir -p {WORK_DIR} && cp -R {INPUT_DIR}/. {WORK_DIR}/ && cp -R {SEED_DIR}/. /tmp/ '
+             f'&& cd {WORK_DIR} && exec "$@"')
     cmd += ["/bin/sh", "-c", start, "gd-sandbox", *kernel_cmd]
     return cmd
