@@ -9,8 +9,8 @@ adds what its default exchange does not do (nbgrader 0.9.6, read in
   the top folder 0777) and ``inbound/`` has no sticky bit.  A classmate who
   learns a submission's name can read and change it, and can rename it away.
   :class:`PrivateSubmit` (the students' ``ExchangeFactory.submit``, set in the
-  system-wide ``nbgrader_config.py``) re-applies owner + the graders' group
-  only (0640 / 02750, top 02770); :func:`secure_course_exchange` puts the
+  system-wide ``nbgrader_config.py``) closes the submission's folder to all but
+  its owner and the graders' group (02770); :func:`secure_course_exchange` puts the
   course's exchange folder in the graders' group and gives ``inbound/`` the
   sticky bit (03733: nobody deletes or renames an entry they do not own).
 * ``nbgrader submit --student bob`` is accepted from any account, and
@@ -41,40 +41,52 @@ FEEDBACK_MODE = 0o711
 
 
 class PrivateSubmit(ExchangeSubmit):
-    """nbgrader's submit; then the submission is the student's and the graders' group's only."""
+    """nbgrader's submit; then the submission's folder is closed to everyone but the graders.
+
+    The folder is created inside ``inbound/`` (setgid, the graders' group), so it
+    belongs to that group; closing its top (02770) is enough: the files inside
+    keep nbgrader's modes (a student cannot give them the graders' group, and
+    ``copytree`` drops the setgid bit of the folders it copies).
+    """
 
     def copy_files(self):
         super().copy_files()
         dest = Path(self.inbound_path) / self.assignment_filename
         if not dest.is_dir():
             return
-        for root, dirs, files in os.walk(dest):
-            for name in files:
-                os.chmod(os.path.join(root, name), 0o640)
-            for name in dirs:
-                os.chmod(os.path.join(root, name), 0o2750)
-        # The instructor (in the folder's group, from inbound's setgid) may still delete it.
+        if dest.stat().st_gid != Path(self.inbound_path).stat().st_gid:
+            self.log.warning("%s is not in the exchange's group: left as nbgrader makes it (world-readable "
+                             "by name); ask the instructor to run `create-class` again", dest)
+            return
         os.chmod(dest, 0o2770)
 
 
+#: the user name of a record whose folder belongs to someone else (never a real user name)
+_FORGED = "\0not-the-owner\0"
+
+
 class StrictCollect(ExchangeCollect):
-    """nbgrader's collect, without the submissions whose owner is not the student they name."""
+    """nbgrader's collect, without the submissions whose owner is not the student they name.
+
+    The check runs before nbgrader picks each student's latest submission, so a
+    later forged one cannot hide the student's own.
+    """
+
+    def _path_to_record(self, path):
+        record = super()._path_to_record(path)
+        try:
+            owner = pwd.getpwuid(os.stat(path).st_uid).pw_name
+        except (KeyError, OSError):
+            owner = None
+        if owner != record["username"]:
+            self.log.error("Not collected: %s claims to be from %s but belongs to %s",
+                           record["filename"], record["username"], owner or "an unknown account")
+            record["username"] = _FORGED + record["username"]
+        return record
 
     def init_src(self):
         super().init_src()
-        kept = []
-        for rec in self.src_records:
-            path = os.path.join(self.inbound_path, rec["filename"])
-            try:
-                owner = pwd.getpwuid(os.stat(path).st_uid).pw_name
-            except (KeyError, OSError):
-                owner = None
-            if owner == rec["username"]:
-                kept.append(rec)
-            else:
-                self.log.error("Not collected: %s claims to be from %s but belongs to %s",
-                               rec["filename"], rec["username"], owner or "an unknown account")
-        self.src_records = kept
+        self.src_records = [r for r in self.src_records if not r["username"].startswith(_FORGED)]
 
 
 def course_exchange(exchange_root: Path, course_id: str) -> Path:
