@@ -19,6 +19,18 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
     exit 1
 fi
 
+# configurable-http-proxy (npm) -> the JupyterHub class test (tests/test_hub.py).  A real class runs the
+# same command (README, "Run a class on JupyterHub").  Into a prefix of its own, not `npm -g`.
+chp_prefix="${GD_CLASS_ENV:-/opt/gd-five-ways}/proxy"
+if [ "$(id -u)" -eq 0 ] && [ ! -x "$chp_prefix/node_modules/.bin/configurable-http-proxy" ]; then
+    if command -v npm >/dev/null 2>&1; then
+        echo "test-setup: installing configurable-http-proxy into $chp_prefix (npm, first time only)"
+        npm install --prefix "$chp_prefix" --no-audit --no-fund --loglevel=error configurable-http-proxy@4 >/dev/null
+    else
+        echo "test-setup: npm is missing: the JupyterHub test needs configurable-http-proxy (apt-get install npm)" >&2
+    fi
+fi
+
 missing=()
 for pkg in "${packages[@]}"; do
     is_installed "$pkg" || missing+=("$pkg")
