@@ -73,7 +73,7 @@ for path in paths:
         print("blocked:", type(error).__name__)
         continue
     # This course's notebooks (not nbgrader's own test notebooks in site-packages).
-    if ("BEGIN SOLUTION" in text or "BEGIN HIDDEN TESTS" in text) and "course" in text and "checks" in text:
+    if ("BEGIN SOLUTION" in text or "BEGIN HIDDEN TESTS" in text) and "checks.check_" in text:
         print("{breach} read", path)
         print(text)
 ''',

@@ -37,6 +37,9 @@ def _output_size(output) -> int:
                for value in output.get("data", {}).values())
 
 
+GARBLED_REASON = ("the kernel sent messages the grader could not read (did the code fork processes "
+                  "that use the kernel's connection?)")
+
 STUCK_REASON = ("the cell ran past the time limit and the kernel did not respond to the interrupt "
                 "(does the code catch KeyboardInterrupt?)")
 
@@ -84,6 +87,8 @@ class SafeExecute(Execute):
                     stopped = (index, "kernel-died", self._death_reason())
                 except CellTimeoutError:
                     stopped = (index, "kernel-stuck", STUCK_REASON)
+                except ValueError as error:  # e.g. "Invalid Signature": a forked child wrote to the sockets
+                    stopped = (index, "kernel-died", f"{GARBLED_REASON} ({str(error)[:80]})")
                 if stopped is None and self._timed_out and not self._kernel_responds():
                     stopped = (index, "kernel-stuck", STUCK_REASON)
                 if stopped is not None and stopped[0] == index:
