@@ -28,7 +28,6 @@ import pwd
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -215,25 +214,27 @@ def _attack_class(tmp_path: Path, name: str, grader_pid: int, servers: LoopbackS
     return root, attackers
 
 
-def test_attackers_graded_as_root_change_nothing(isolated_jupyter, tmp_path, monkeypatch):
+def _run_in(root):
+    return lambda args: main([*args, "--root", str(root), "--source", str(SOURCE)])
+
+
+@pytest.fixture(scope="module")
+def clean_scores(isolated_jupyter, tmp_path_factory):
+    """The well-behaved students graded alone (sandboxed, as this process's user)."""
+    clean_root = tmp_path_factory.mktemp("clean")
+    _build_class(clean_root, _controls(), _run_in(clean_root))
+    assert _run_in(clean_root)(["autograde", ASSIGNMENT, "--jobs", "2", "--no-progress"]) == 0
+    return _scores(Course(Settings.from_env(root=clean_root, source=SOURCE)))
+
+
+def test_attackers_graded_as_root_change_nothing(isolated_jupyter, clean_scores, tmp_path, monkeypatch):
     if os.geteuid() != 0:
         pytest.skip("this run needs root (the ordinary-user run is the next test)")
     monkeypatch.setenv("GD_DB_PASSWORD_URL", SECRET)
     servers = LoopbackServers()
     try:
-        clean_root = tmp_path / "clean"
-        clean_root.mkdir()
-
-        def run_in(root):
-            return lambda args: main([*args, "--root", str(root), "--source", str(SOURCE)])
-
-        _build_class(clean_root, _controls(), run_in(clean_root))
-        assert main(["autograde", ASSIGNMENT, "--root", str(clean_root), "--source", str(SOURCE),
-                     "--jobs", "2", "--no-progress"]) == 0
-        clean_scores = _scores(Course(Settings.from_env(root=clean_root, source=SOURCE)))
-
         root, attackers = _attack_class(tmp_path, "attacked", os.getpid(), servers)
-        _build_class(root, _controls() + attackers, run_in(root))
+        _build_class(root, _controls() + attackers, _run_in(root))
         before_submitted = _tree_digest(root / "submitted")
         before_rest = _tree_digest(root, OUTPUT_DIRS)
         code = main(["autograde", ASSIGNMENT, "--root", str(root), "--source", str(SOURCE),
@@ -267,7 +268,7 @@ def grader_account():
             subprocess.run(["userdel", "--remove", GRADER_USER], check=False)
 
 
-def test_attackers_graded_by_an_ordinary_user_change_nothing(isolated_jupyter, grader_account, tmp_path):
+def test_attackers_graded_by_an_ordinary_user_change_nothing(isolated_jupyter, clean_scores, grader_account):
     account, python = grader_account
     servers = LoopbackServers()
     base = Path(account.pw_dir) / "classes"
@@ -288,13 +289,6 @@ def test_attackers_graded_by_an_ordinary_user_change_nothing(isolated_jupyter, g
         return run
 
     try:
-        clean_root = base / "clean"
-        clean_root.mkdir()
-        os.chown(clean_root, account.pw_uid, account.pw_gid)
-        _build_class(clean_root, _controls(), run_in(clean_root))
-        assert run_in(clean_root)(["autograde", ASSIGNMENT, "--jobs", "1", "--no-progress"]) == 0
-        clean_scores = _scores(Course(Settings.from_env(root=clean_root, source=SOURCE)))
-
         root, attackers = _attack_class(base, "attacked", os.getpid(), servers)
         os.chown(root, account.pw_uid, account.pw_gid)
         _build_class(root, _controls() + attackers, run_in(root))
