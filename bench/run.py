@@ -27,11 +27,12 @@ GOALS = {  # key: (goal, "higher" or "lower" is better)
     "autograde_speedup": (1.8, "higher"),
     "slider_ms_median": (50.0, "lower"),
     "keras_speedup": (30.0, "higher"),
+    "sandbox_overhead": (1.05, "lower"),
 }
 
 
 def _parts(runs: int, students: int):
-    from bench import autograde, keras_path, notebooks_floor, scaling, slider
+    from bench import autograde, keras_path, notebooks_floor, sandbox, scaling, slider
 
     return {
         "keras": lambda: keras_path.measure(runs),
@@ -39,6 +40,7 @@ def _parts(runs: int, students: int):
         "notebooks": lambda: notebooks_floor.measure(runs),
         "autograde": lambda: autograde.measure(students=students, runs=max(1, runs - 1)),
         "scaling": lambda: scaling.measure(runs),
+        "sandbox": lambda: sandbox.measure(students=students, runs=max(1, runs - 1)),
         "class_scaling": lambda: autograde.class_scaling(sizes=(10, 20, 40)),
     }
 
