@@ -105,7 +105,7 @@ def article_000_rows() -> list[Row]:
     glorot = keras_kernel_limit(1, 1)
     spread = sorted(R.fit_numpy(d.x, d.y, lr=0.01, epochs=500, w0=s).predict(10.0) for s in (-glorot, glorot))
     rows += [
-        Row("000", "Keras prediction for x = 10 (ours: start w0 = 0; any Glorot start agrees)", ARTICLE_000["keras_prediction"], float(zero_start.predict(10.0)),
+        Row("000", "Keras prediction for x = 10 (ours: from w0 = 0; the article's lies in the Glorot band)", ARTICLE_000["keras_prediction"], float(zero_start.predict(10.0)),
             f"fit_keras(tiny_line, lr=0.01, epochs=500); the article's random start is unknown: any Glorot "
             f"start gives {spread[0]:.6f} … {spread[1]:.6f}", band=(spread[0], spread[1])),
         Row("000", f"Keras final loss, from the start w0 = {w0:.4f} that gives 18.979048",
