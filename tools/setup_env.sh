@@ -36,7 +36,8 @@ TORCH_PIN=requirements/torch.txt
 UV_PIN=requirements/uv.txt
 PYTORCH_CPU_INDEX=${GD_TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}
 
-want_hash=$(cat pyproject.toml "$LOCK" "$TORCH_PIN" "$UV_PIN" | sha256sum | cut -c1-16)
+if command -v sha256sum >/dev/null 2>&1; then sha=(sha256sum); else sha=(shasum -a 256); fi  # macOS: shasum
+want_hash=$(cat pyproject.toml "$LOCK" "$TORCH_PIN" "$UV_PIN" | "${sha[@]}" | cut -c1-16)
 stamp="$VENV/.installed-$want_hash"
 
 if [ -f "$stamp" ] && [ -x "$VENV/bin/python" ]; then
