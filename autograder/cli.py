@@ -147,7 +147,9 @@ def _run(args) -> int:
         print(f"{len(collected)} submissions of {args.assignment} in {course.step_dir('submitted')}: "
               f"{', '.join(collected)}")
         return 0
-    if command in ("autograde", "demo") and not _sandbox_ready(settings, command):
+    # With --cluster the kernels run on the Dask workers, which check the sandbox themselves.
+    on_workers = command == "autograde" and bool(args.cluster) and settings.sandbox
+    if command in ("autograde", "demo") and not on_workers and not _sandbox_ready(settings, command):
         return EXIT_SANDBOX
     if command == "autograde":
         results = pipeline.autograde(course, args.assignment, students=args.student, jobs=args.jobs,

@@ -202,7 +202,7 @@ def autograde(course: Course, assignment: str, *, students: list[str] | None = N
     if cluster:
         from .executors.dask import Cluster
 
-        connection = Cluster(cluster)
+        connection = Cluster(cluster, sandbox=course.settings.sandbox)
         try:
             return _autograde(course, assignment, submitted, [], jobs=jobs, force=force,
                               student_timeout=student_timeout, progress=progress, on_result=on_result,

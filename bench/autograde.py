@@ -113,3 +113,104 @@ def class_scaling(sizes=(10, 20, 40)) -> dict:
         rows.append(t.row())
         per_student[str(size)] = t.median / size
     return {"rows": rows, "autograde_seconds_per_student": per_student}
+
+
+# ----------------------------------------------------------------------------------------------
+# the Dask cluster path (autograde --cluster)
+# ----------------------------------------------------------------------------------------------
+def _start_cluster(folder: Path, workers: int = 2):
+    """``dask scheduler`` + ``dask worker --nworkers N --nthreads 1`` on 127.0.0.1; returns (address, stop)."""
+    import json
+
+    dask = str(ROOT / ".venv" / "bin" / "dask")
+    env = _env()
+    scheduler_file = folder / "scheduler.json"
+    log = open(folder / "dask.log", "wb")
+    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                  "--scheduler-file", str(scheduler_file)], cwd=folder, env=env,
+                                 stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while not scheduler_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    address = json.loads(scheduler_file.read_text())["address"]
+    pool = subprocess.Popen([dask, "worker", address, "--nworkers", str(workers), "--nthreads", "1",
+                             "--host", "127.0.0.1", "--no-dashboard", "--local-directory", str(folder)],
+                            cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        client.wait_for_workers(workers, timeout=120)
+
+    def stop():
+        for process in (pool, scheduler):
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+    return address, stop
+
+
+def _on_cluster(root: Path, address: str) -> float:
+    return _run([sys.executable, "-m", "autograder", "autograde", ASSIGNMENT, "--cluster", address, "--force",
+                 "--no-progress", "--root", str(root)], root)
+
+
+def _costs(root: Path) -> tuple[float, float]:
+    """Median seconds per student: grading on a worker (status records), entering it here (logs)."""
+    import json
+    import re
+    import statistics
+
+    graded = [json.loads(p.read_text())["seconds"]
+              for p in (root / "nbgrader_work" / "status" / ASSIGNMENT).glob("*.json")]
+    entered = [float(m) for p in (root / "nbgrader_work" / "logs" / ASSIGNMENT).glob("*.log")
+               for m in re.findall(r"entered in the instructor's gradebook in ([0-9.]+) s", p.read_text())]
+    return statistics.median(graded), (statistics.median(entered) if entered else float("nan"))
+
+
+def cluster_overhead(students: int = 20) -> dict:
+    """One class graded by ``--jobs 2`` and on a loopback cluster of 2 one-thread workers (same cores)."""
+    local_root = _class_root(students)
+    cluster_root = local_root.with_name(local_root.name + "-cluster")
+    shutil.copytree(local_root, cluster_root)
+    folder = Path(tempfile.mkdtemp(prefix="bench-dask-"))
+    address, stop = _start_cluster(folder)
+    local, remote = Timing(f"autograde --jobs 2, {students} students"), \
+        Timing(f"autograde --cluster (2 workers x 1 thread), {students} students")
+    try:
+        local.seconds.append(_ours(local_root, 2))
+        remote.seconds.append(_on_cluster(cluster_root, address))
+        if _scores(local_root) != _scores(cluster_root) or len(_scores(cluster_root)) != students:
+            raise AssertionError(f"scores differ between local and cluster runs:\n"
+                                 f"{_scores(local_root)}\n{_scores(cluster_root)}")
+        grading, entering = _costs(cluster_root)
+    finally:
+        stop()
+        for path in (local_root, cluster_root, folder):
+            shutil.rmtree(path, ignore_errors=True)
+    return {"rows": [local.row(), remote.row()], "cluster_overhead": remote.median / local.median,
+            "cluster_scores_identical": True, "cluster_seconds_per_student_on_a_worker": grading,
+            "cluster_seconds_per_student_entering_the_gradebook": entering}
+
+
+def cluster_scaling(sizes=(10, 40)) -> dict:
+    """Time of one ``--cluster`` run (2 one-thread workers) against class size."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-dask-"))
+    address, stop = _start_cluster(folder)
+    rows, per_student = [], {}
+    try:
+        for size in sizes:
+            root = _class_root(size)
+            try:
+                t = Timing(f"autograde --cluster (2 workers x 1 thread), {size} students")
+                t.seconds.append(_on_cluster(root, address))
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+            rows.append(t.row())
+            per_student[str(size)] = t.median / size
+    finally:
+        stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"rows": rows, "cluster_seconds_per_student": per_student}

@@ -2,8 +2,11 @@
 
 Prints one table (median, min, max of several runs) and writes
 ``bench/out/latest.json`` with the keys ``course_vs_floor``,
-``autograde_speedup``, ``slider_ms_median``, ``keras_speedup`` and the
-scaling rows.  Run a part alone with ``--only NAME`` (repeatable).
+``autograde_speedup``, ``slider_ms_median``, ``keras_speedup``,
+``cluster_overhead`` (``autograde --cluster`` on a loopback Dask cluster of 2
+one-thread workers ÷ ``--jobs 2``, same class, one run) and the scaling rows
+(the cluster's for 10 and 40 students; ``--cluster-160`` adds 160).  Run a
+part alone with ``--only NAME`` (repeatable).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ GOALS = {  # key: (goal, "higher" or "lower" is better)
 }
 
 
-def _parts(runs: int, students: int):
+def _parts(runs: int, students: int, cluster_sizes=(10, 40)):
     from bench import autograde, keras_path, notebooks_floor, sandbox, scaling, slider
 
     return {
@@ -42,6 +45,8 @@ def _parts(runs: int, students: int):
         "scaling": lambda: scaling.measure(runs),
         "sandbox": lambda: sandbox.measure(students=students, runs=max(1, runs - 1)),
         "class_scaling": lambda: autograde.class_scaling(sizes=(10, 20, 40)),
+        "cluster": lambda: autograde.cluster_overhead(students=students),
+        "cluster_scaling": lambda: autograde.cluster_scaling(sizes=cluster_sizes),
     }
 
 
@@ -63,13 +68,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each measurement")
     parser.add_argument("--students", type=int, default=20, help="class size for the autograde goal")
-    parser.add_argument("--only", action="append", help="run only these parts (keras, slider, notebooks, autograde, scaling, class_scaling)")
+    parser.add_argument("--only", action="append", help="run only these parts (keras, slider, notebooks, autograde, scaling, class_scaling, cluster, cluster_scaling)")
+    parser.add_argument("--cluster-160", action="store_true",
+                        help="add a 160-student class to cluster_scaling (about 10 more minutes on 2 cores)")
     args = parser.parse_args(argv)
 
     from course.reference import quiet_tensorflow
 
     quiet_tensorflow()
-    parts = _parts(args.runs, args.students)
+    parts = _parts(args.runs, args.students, (10, 40, 160) if args.cluster_160 else (10, 40))
     chosen = args.only or list(parts)
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import status
-from ..course_dir import Course, CourseError
+from ..course_dir import EXIT_SANDBOX, Course, CourseError
 from .local import TaskOutcome, _Worker
 from .remote import Recorder, assignment_bundle, grade_payload, private_settings, student_payload
 
@@ -74,13 +74,19 @@ def grade_on_worker(bundle: dict, payload: dict, timeout: float) -> dict:
     return reply
 
 
-def _probe() -> dict:
-    """Run on every worker before grading: can it import the grader, and which nbgrader does it have?"""
+def _probe(sandbox: bool) -> dict:
+    """Run on every worker before grading: can it import the grader, which nbgrader does it have,
+    and can the sandbox start there?"""
     import nbgrader
 
     from .. import grading  # noqa: F401 - the course environment is installed
 
-    return {"nbgrader": nbgrader.__version__, "python": sys.version.split()[0]}
+    problems = []
+    if sandbox:
+        from ..sandbox import diagnose
+
+        problems = diagnose()
+    return {"nbgrader": nbgrader.__version__, "python": sys.version.split()[0], "sandbox": problems}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -89,10 +95,10 @@ def _probe() -> dict:
 class Cluster:
     """A connection to a Dask scheduler, checked before any student is sent."""
 
-    def __init__(self, address: str):
+    def __init__(self, address: str, sandbox: bool = True):
         from distributed import Client
 
-        self.address = address
+        self.address, self.sandbox = address, sandbox
         try:
             self.client = Client(address, timeout="30s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
@@ -113,7 +119,7 @@ class Cluster:
         import nbgrader
 
         try:
-            found = self.client.run(_probe)
+            found = self.client.run(_probe, self.sandbox)
         except Exception as error:  # noqa: BLE001 - any failure means the environment is missing
             raise CourseError(f"the workers of {self.address} cannot run the grader ({error!r}); "
                               "install the course environment on them (see autograder/README.md)") from None
@@ -123,6 +129,12 @@ class Cluster:
             raise CourseError(f"nbgrader {nbgrader.__version__} here, but "
                               + ", ".join(f"{v} on {w}" for w, v in sorted(wrong.items()))
                               + ": grades could differ; install the same course environment on the workers")
+        unsafe = {worker: info["sandbox"] for worker, info in found.items() if info["sandbox"]}
+        if unsafe:
+            worker, problems = sorted(unsafe.items())[0]
+            raise CourseError(f"the grading sandbox cannot start on {len(unsafe)} of {len(found)} workers "
+                              f"(on {worker}: {' '.join(problems)}); fix it there, or grade without it with "
+                              "--no-sandbox", EXIT_SANDBOX)
 
     def close(self) -> None:
         try:

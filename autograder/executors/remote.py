@@ -204,13 +204,15 @@ class Recorder:
         missing = [nb for nb in course.notebook_ids(assignment) if f"{nb}.ipynb" not in reply["files"]]
         if remote.state == "graded" and not missing:
             _write_tree(staged, reply["files"])
+            started = time.monotonic()
             try:
                 with warnings.catch_warnings():  # nbgrader's SQLAlchemy warnings (a local worker logs them)
                     warnings.simplefilter("ignore")
                     result = self.api.autograde(assignment, student, force=True, create=True)
             finally:
                 _remove_tree(staged)
-            append_log(course, assignment, student, "----- entered in the instructor's gradebook\n"
+            append_log(course, assignment, student, "----- entered in the instructor's gradebook "
+                       f"in {time.monotonic() - started:.2f} s\n"
                        + (result.get("log") or "") + (result.get("error") or ""))
             absent = [nb for nb in course.notebook_ids(assignment)
                       if not course.autograded_notebook(assignment, student, nb).exists()]
