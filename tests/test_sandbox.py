@@ -127,10 +127,13 @@ def _scores(course: Course) -> dict[str, float]:
 
 
 def _outputs_text(course: Course, student: str) -> str:
+    """What the student's own cells printed (test cells' tracebacks are the feedback's business)."""
     path = course.autograded_notebook(ASSIGNMENT, student, ASSIGNMENT)
     nb = nbformat.read(str(path), 4)
     chunks = []
     for cell in nb.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            continue
         for output in cell.get("outputs", []):
             chunks.append(output.get("text", "") if isinstance(output.get("text", ""), str) else "")
             chunks += [v for v in output.get("data", {}).values() if isinstance(v, str)]
