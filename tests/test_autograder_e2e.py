@@ -79,9 +79,24 @@ def test_named_mistakes_reach_the_feedback(graded, student):
     record = load_status(graded, ASSIGNMENT, student)
     assert set(variant.mistakes) <= set(record.mistakes)
     html = graded.feedback_file(ASSIGNMENT, student, ASSIGNMENT).read_text()
+    from course.mistakes import MISTAKES
+
     for mistake in variant.mistakes:
-        assert mistake in html
+        # The student reads the mistake's title and fix; its id is for the report only.
+        assert MISTAKES[mistake].title in html.replace("&#39;", "'")
     assert "This matches a known mistake" in html
+    assert "[mistake:" not in html
+
+
+def test_feedback_hides_the_hidden_tests_and_ships_mathjax(graded):
+    from autograder.feedback.preprocessors import BEGIN
+
+    for student in ("correct", "mistake-sum-mse"):
+        html = graded.feedback_file(ASSIGNMENT, student, ASSIGNMENT).read_text()
+        assert BEGIN not in html and "seed=12)" not in html  # checks.check_mse(mse, seed=12)
+        assert "hidden check" in html
+        assert "cdnjs" not in html and "window.MathJax" in html
+        assert str(graded.root) not in html and str(REPO) not in html
 
 
 def test_feedback_explains_an_unreadable_file_and_hides_the_guard(graded):

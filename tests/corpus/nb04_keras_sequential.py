@@ -1,0 +1,19 @@
+"""Notebook 4, Keras Sequential (exercise 4 is left alone: issue 17 rewrites it)."""
+_FIT = ("model = make_model(w0, b0, lr)\nhistory = model.fit(np.reshape(x, (-1, 1)), np.reshape(y, (-1, 1)), epochs=epochs{ARGS}, verbose=0)\n"
+        "kernel, bias = model.get_weights()\nreturn {RET}, history")
+CORRECT = [
+    ("ex1-make-model", "model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(w0), bias_initializer=keras.initializers.Constant(b0))])\nmodel.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss='mse')\nreturn model", ()),
+    ("ex1-make-model", "model = keras.Sequential()\nmodel.add(keras.Input(shape=(1,)))\nmodel.add(keras.layers.Dense(units=1))\nmodel.layers[0].set_weights([np.array([[w0]]), np.array([b0])])\nmodel.compile(keras.optimizers.SGD(lr), keras.losses.MeanSquaredError())\nreturn model", ()),
+    ("ex2-fit-keras", _FIT.format(ARGS=", batch_size=len(x), shuffle=False", RET="kernel[0, 0], bias[0]"), ()),
+    ("ex2-fit-keras", _FIT.format(ARGS=", batch_size=len(x)", RET="kernel, bias"), ()),
+    ("ex2-fit-keras", _FIT.format(ARGS=", batch_size=np.size(x), shuffle=True", RET="float(kernel.item()), float(bias.item())"), ()),
+    ("ex3-final-values", "w, b, losses = fit_keras(x, y, 0.05, 30)", ()),
+]
+MISTAKES = [
+    ("ex2-fit-keras", _FIT.format(ARGS=", shuffle=False", RET="kernel[0, 0], bias[0]"), ("minibatches",)),
+    ("ex2-fit-keras", _FIT.format(ARGS="", RET="kernel[0, 0], bias[0]"), ("shuffled_minibatches",)),
+    ("ex2-fit-keras", _FIT.format(ARGS=", batch_size=len(x), shuffle=False", RET="bias[0], kernel[0, 0]"), ("swapped",)),
+    ("ex1-make-model", "model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])\nmodel.compile(optimizer='sgd', loss='mse')\nmodel.set_weights([np.full((1, 1), w0), np.full((1,), b0)])\nreturn model", ()),
+    ("ex1-make-model", "model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])\nmodel.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss='mse')\nmodel.set_weights([np.full((1, 1), b0), np.full((1,), w0)])\nreturn model", ()),
+]
+SAYS = {}
