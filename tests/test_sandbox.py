@@ -156,20 +156,18 @@ def _hidden_test_lines() -> list[str]:
     return lines
 
 
-def _sandbox_processes() -> list[str]:
+def _sandbox_processes(slots_dir: Path) -> list[str]:
+    """Processes of this run's sandboxes (their command lines name its slots folder) or its slot uids."""
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            status = Path(f"/proc/{entry.name}/status").read_text()
             cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
-        if slots.UID_BASE <= uid < slots.UID_BASE + slots.SLOTS or cmdline.startswith("bwrap") \
-                or "gd-sandbox" in cmdline:
-            found.append(f"{entry.name} uid={uid} {cmdline[:120]}")
+        if str(slots_dir) in cmdline:
+            found.append(f"{entry.name} {cmdline[:160]}")
     return found
 
 
@@ -184,7 +182,7 @@ def _build_class(root: Path, variants, run) -> None:
 
 
 def _check_attacked_run(root: Path, clean_scores: dict[str, float], attackers: list[str],
-                        before_submitted, before_rest, servers: LoopbackServers) -> None:
+                        before_submitted, before_rest, servers: LoopbackServers, slots_dir: Path) -> None:
     course = Course(Settings.from_env(root=root, source=SOURCE))
     scores = _scores(course)
     missing = [a for a in attackers + list(clean_scores) if a not in scores]
@@ -203,7 +201,8 @@ def _check_attacked_run(root: Path, clean_scores: dict[str, float], attackers: l
         assert not [line for line in leaks if line in text], f"{student} printed a hidden test"
         assert "s3cr3t" not in text, f"{student} printed the grader's secret"
     assert servers.received == [], f"the loopback servers were reached: {servers.received}"
-    assert _sandbox_processes() == [], "processes of the sandbox are still running"
+    assert slots_dir.is_dir(), "the run used this test's sandbox slots"
+    assert _sandbox_processes(slots_dir) == [], "processes of the sandbox are still running"
 
 
 def _attack_class(tmp_path: Path, name: str, grader_pid: int, servers: LoopbackServers):
@@ -234,6 +233,8 @@ def test_attackers_graded_as_root_change_nothing(isolated_jupyter, clean_scores,
     if os.geteuid() != 0:
         pytest.skip("this run needs root (the ordinary-user run is the next test)")
     monkeypatch.setenv("GD_DB_PASSWORD_URL", SECRET)
+    slots_dir = tmp_path / "slots"  # a slots folder of its own, to find this run's processes
+    monkeypatch.setenv("GD_SANDBOX_DIR", str(slots_dir))
     servers = LoopbackServers()
     try:
         root, attackers = _attack_class(tmp_path, "attacked", os.getpid(), servers)
@@ -244,7 +245,7 @@ def test_attackers_graded_as_root_change_nothing(isolated_jupyter, clean_scores,
                      "--jobs", "2", "--timeout", "60", "--no-progress"])
         assert code in (0, 4)
         _check_attacked_run(root, clean_scores, [a.student for a in attackers],
-                            before_submitted, before_rest, servers)
+                            before_submitted, before_rest, servers, slots_dir)
     finally:
         servers.close()
 
@@ -278,8 +279,9 @@ def test_attackers_graded_by_an_ordinary_user_change_nothing(isolated_jupyter, c
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir()
     os.chown(base, account.pw_uid, account.pw_gid)
+    slots_dir = base / "slots"
     env = {"HOME": account.pw_dir, "PATH": f"{python.parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
-           "GD_DB_PASSWORD_URL": SECRET}
+           "GD_DB_PASSWORD_URL": SECRET, "GD_SANDBOX_DIR": str(slots_dir)}
 
     def run_in(root):
         def run(args):
@@ -302,7 +304,7 @@ def test_attackers_graded_by_an_ordinary_user_change_nothing(isolated_jupyter, c
         code = run_in(root)(["autograde", ASSIGNMENT, "--jobs", "1", "--timeout", "60", "--no-progress"])
         assert code in (0, 4)
         _check_attacked_run(root, clean_scores, [a.student for a in attackers],
-                            before_submitted, before_rest, servers)
+                            before_submitted, before_rest, servers, slots_dir)
         leftovers = subprocess.run(["pgrep", "-u", GRADER_USER], capture_output=True, text=True).stdout
         assert leftovers.strip() == "", f"the ordinary grader's processes are still running: {leftovers}"
     finally:
