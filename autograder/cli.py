@@ -104,10 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args) -> Settings:
-    return Settings.from_env(root=args.root, source=args.source, db_url=args.db_url,
-                             cell_timeout=getattr(args, "timeout", None),
-                             memory_mb=getattr(args, "memory_mb", None),
-                             sandbox=False if getattr(args, "no_sandbox", False) else None)
+    return Settings.from_args(args)
 
 
 def _sandbox_ready(settings: Settings, command: str) -> bool:

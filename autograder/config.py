@@ -99,6 +99,15 @@ class Settings:
                 overrides[key] = Path(overrides[key]).resolve()
         return replace(base, **overrides)
 
+    @classmethod
+    def from_args(cls, args) -> "Settings":
+        """Settings from the command line's common options (``--root``, ``--source``, ...) and the environment."""
+        return cls.from_env(root=getattr(args, "root", None), source=getattr(args, "source", None),
+                            db_url=getattr(args, "db_url", None),
+                            cell_timeout=getattr(args, "timeout", None),
+                            memory_mb=getattr(args, "memory_mb", None),
+                            sandbox=False if getattr(args, "no_sandbox", False) else None)
+
     @property
     def work_dir(self) -> Path:
         return self.root / WORK_DIR_NAME

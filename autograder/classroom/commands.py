@@ -100,11 +100,11 @@ def run(args) -> int:
 
         return doctor.run(args.class_file, quick=args.quick)
 
-    from ..cli import _settings
+    from ..config import Settings
     from ..course_dir import Course
     from . import exchange
 
-    course = Course(_settings(args))
+    course = Course(Settings.from_args(args))
     root, course_id = _exchange_of(args)
     if command == "exchange-release":
         exchange.release(course, args.assignment, root, course_id)
