@@ -35,9 +35,12 @@ GRADE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 CELL_TIMEOUT_S = 120
 # "About 10 points per notebook" (the course convention).
 POINTS_RANGE = (8, 12)
-# Errors a release test cell may raise: the learner's stub raised, or the check reported it, or
-# a final value the stubbed answer cell never assigned.
-RELEASE_TEST_ERRORS = {"NotImplementedError", "AssertionError", "NameError"}
+# Errors a release test cell may raise: the learner's stub raised, or the check reported it (an
+# AssertionError or a subclass, such as course.convert.CheckFailed), or a final value the stubbed
+# answer cell never assigned.
+RELEASE_TEST_ERRORS = (NotImplementedError, AssertionError, NameError)
+# Where an error's class is looked up by the name a notebook output records (builtins first).
+ERROR_MODULES = ("builtins", "course.convert", "course.checks")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 parametrize_notebooks = pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=NOTEBOOK_IDS)
@@ -106,6 +109,23 @@ def stderr_text(cell) -> str:
     return "".join(
         out.text for out in cell.get("outputs", []) if out.output_type == "stream" and out.name == "stderr"
     )
+
+
+def error_class(ename: str) -> type | None:
+    """The exception class a notebook's error output names (its ``ename``), or None if unknown."""
+    import importlib
+
+    for module in ERROR_MODULES:
+        found = getattr(importlib.import_module(module), ename, None)
+        if isinstance(found, type) and issubclass(found, BaseException):
+            return found
+    return None
+
+
+def is_release_test_error(ename: str) -> bool:
+    """A release test cell may fail this way: the stub's error, a check's verdict, an unassigned name."""
+    found = error_class(ename)
+    return found is not None and issubclass(found, RELEASE_TEST_ERRORS)
 
 
 def error_summary(output) -> str:
@@ -374,7 +394,7 @@ def test_release_fails_only_where_the_learner_must_write(nb_path, runs):
             if not errors:
                 # Every answer is a stub: a test that passes now gives points for nothing.
                 problems.append(f"{where}: test cell passes on the unanswered release")
-            elif any(name not in RELEASE_TEST_ERRORS for name in names):
+            elif not all(is_release_test_error(name) for name in names):
                 problems.append(f"{where}: test cell crashed instead of failing on the stub: "
                                 f"{[error_summary(e) for e in errors]}")
         elif errors:
