@@ -29,6 +29,7 @@ KIND_LABELS = {
     "kernel-died": "kernel died",
     "kernel-stuck": "kernel stopped responding",
     "grader-failure": "could not be graded",
+    "unsandboxed": "graded WITHOUT the sandbox",
 }
 
 

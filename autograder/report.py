@@ -122,6 +122,12 @@ def _section(course: Course, assignment: str) -> str:
     max_score = max(r.max_score for r in results)
     parts = [title, f"<p>{len(results)} students, mean {mean:.2f} / {max_score:g}, "
                     f"full marks: {sum(1 for r in results if r.score >= r.max_score)}.</p>"]
+    unsandboxed = [r.student for r in results if any(n["kind"] == "unsandboxed" for n in r.notes)]
+    if unsandboxed:
+        parts.append(f'<p style="color:#a00"><b>Warning: {len(unsandboxed)} of {len(results)} students were '
+                     "graded without the sandbox</b> (<code>--no-sandbox</code>): their code ran with the "
+                     "grader's own rights and could have read or changed the gradebook, other students' work "
+                     "and the solutions.</p>")
     parts += [f'<img alt="{name}" src="{src}">' for name, src in plots.items()]
     titles = _mistake_titles()
     counts = Counter(m for r in results for m in r.mistakes)

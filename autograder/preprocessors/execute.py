@@ -37,6 +37,10 @@ def _output_size(output) -> int:
                for value in output.get("data", {}).values())
 
 
+#: The sandbox's kernelspec (autograder.sandbox.kernelspec.KERNEL_NAME; not imported, to keep
+#: the preprocessors free of the sandbox's own imports).
+SANDBOX_KERNEL = "gd-sandbox"
+
 GARBLED_REASON = ("the kernel sent messages the grader could not read (did the code fork processes "
                   "that use the kernel's connection?)")
 
@@ -96,6 +100,10 @@ class SafeExecute(Execute):
                         _error_output("KernelStopped", stopped[2])]
         self.set_widgets_metadata()
         self._add_notes(stopped)
+        if self.kernel_name != SANDBOX_KERNEL:
+            add_note(self.nb, "unsandboxed",
+                     "This notebook was graded without the grader's OS sandbox (the instructor's "
+                     "choice: `--no-sandbox`).")
         return self.nb, self.resources
 
     def _death_reason(self) -> str:
