@@ -37,10 +37,9 @@ def running_as_root() -> bool:
     return os.geteuid() == 0
 
 
-def base_dir() -> Path:
-    """The folder holding every slot's lock and private folder (owned by the grader, not a link)."""
+def _own_dir(path: Path) -> Path:
+    """``path`` as a folder of the grader's own (made 0711), never a link someone else planted."""
     uid = os.geteuid()
-    path = Path(os.environ.get("GD_SANDBOX_DIR") or Path(tempfile.gettempdir()) / f"gd-sandbox-{uid}")
     try:
         path.mkdir(mode=0o711, exist_ok=True)
     except FileExistsError:
@@ -50,6 +49,18 @@ def base_dir() -> Path:
         raise SlotError(f"{path} is not a folder owned by uid {uid}: remove it, or set GD_SANDBOX_DIR")
     os.chmod(path, 0o711)
     return path
+
+
+def lock_dir() -> Path:
+    """The slots' locks: one place per grader uid on the machine, so that every grading run
+    (whatever its ``GD_SANDBOX_DIR``) agrees on which slot, uid and cgroup is free."""
+    return _own_dir(Path(tempfile.gettempdir()) / f"gd-sandbox-{os.geteuid()}")
+
+
+def base_dir() -> Path:
+    """Where the slots' private folders are made (``GD_SANDBOX_DIR``, default: beside the locks)."""
+    custom = os.environ.get("GD_SANDBOX_DIR")
+    return _own_dir(Path(custom)) if custom else lock_dir()
 
 
 def uid_base() -> int:
@@ -82,13 +93,13 @@ class Slot:
 
 def acquire(slots: int = SLOTS) -> Slot:
     """Take the first free slot and give it a fresh, empty private folder."""
-    base = base_dir()
+    locks, base = lock_dir(), base_dir()
     root = running_as_root()
     for index in range(slots):
         uid = uid_base() + index if root else None
         if uid is not None and not _uid_is_free(uid):
             continue
-        fd = os.open(base / f"slot-{index}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fd = os.open(locks / f"slot-{index}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
