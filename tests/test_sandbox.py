@@ -28,6 +28,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -221,12 +222,34 @@ def _run_in(root):
 
 
 @pytest.fixture(scope="module")
-def clean_scores(isolated_jupyter, tmp_path_factory):
+def clean_class(isolated_jupyter, tmp_path_factory) -> Path:
     """The well-behaved students graded alone (sandboxed, as this process's user)."""
     clean_root = tmp_path_factory.mktemp("clean")
     _build_class(clean_root, _controls(), _run_in(clean_root))
     assert _run_in(clean_root)(["autograde", ASSIGNMENT, "--jobs", "2", "--no-progress"]) == 0
-    return _scores(Course(Settings.from_env(root=clean_root, source=SOURCE)))
+    return clean_root
+
+
+@pytest.fixture(scope="module")
+def clean_scores(clean_class) -> dict[str, float]:
+    return _scores(Course(Settings.from_env(root=clean_class, source=SOURCE)))
+
+
+def test_nbgrader_autograde_from_the_course_root_is_sandboxed(clean_class, clean_scores):
+    """nbgrader's own command (and so the formgrader) reads the course config: sandboxed too."""
+    course = Course(Settings.from_env(root=clean_class, source=SOURCE))
+    with_note = {}
+    for flag in ("1", "0"):
+        env = dict(os.environ, GD_SANDBOX=flag, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+        done = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "autograde", ASSIGNMENT,
+                               "--student", "correct", "--force"], cwd=clean_class, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        nb = nbformat.read(str(course.autograded_notebook(ASSIGNMENT, "correct", ASSIGNMENT)), 4)
+        with_note[flag] = any(cell.get("metadata", {}).get("gd_autograder", {}).get("notes")
+                              and "unsandboxed" in str(cell.metadata) for cell in nb.cells)
+    assert with_note == {"1": False, "0": True}
+    assert _scores(course)["correct"] == clean_scores["correct"]
 
 
 def test_attackers_graded_as_root_change_nothing(isolated_jupyter, clean_scores, tmp_path, monkeypatch):
@@ -313,7 +336,7 @@ def test_attackers_graded_by_an_ordinary_user_change_nothing(isolated_jupyter, c
 
 
 def test_refuses_with_the_cause_and_the_fix_when_bubblewrap_is_missing(monkeypatch, capsys, tmp_path):
-    import autograder.sandbox.diagnose as diagnose_module
+    import autograder.sandbox.readiness as diagnose_module
 
     real_which = shutil.which
     monkeypatch.setattr(diagnose_module.shutil, "which",
@@ -363,7 +386,7 @@ def test_input_copy_leaves_out_notebooks_and_links(tmp_path):
 
 
 def test_policy_shows_nothing_of_the_course_and_no_secret(tmp_path):
-    from autograder.sandbox.diagnose import read_only_paths
+    from autograder.sandbox.readiness import read_only_paths
     from autograder.sandbox.policy import Layout, Limits, sandbox_command, sandbox_env
 
     env = sandbox_env({"GD_DB_URL": SECRET, "NBGRADER_EXECUTION": "autograde", "HOME": "/root"}, "/venv/bin")

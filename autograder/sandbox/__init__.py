@@ -5,10 +5,10 @@
 * :mod:`.cgroups` - a memory and process cap for the whole sandbox, as root;
 * :mod:`.provisioner` - the jupyter_client provisioner that starts the kernel;
 * :mod:`.kernelspec` - the ``gd-sandbox`` kernelspec that names it;
-* :mod:`.diagnose` - can it start here, and if not, why and what to do.
+* :mod:`.readiness` - can it start here, and if not, why and what to do.
 """
 
-from .diagnose import SandboxUnavailable, diagnose
+from .readiness import SandboxUnavailable, diagnose
 from .kernelspec import KERNEL_NAME, ensure_kernelspec
 
 __all__ = ["KERNEL_NAME", "SandboxUnavailable", "diagnose", "ensure_kernelspec"]

@@ -24,7 +24,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Integer
 
 from . import cgroups, slots
-from .diagnose import SandboxUnavailable, diagnose, import_roots, read_only_paths
+from .readiness import SandboxUnavailable, diagnose, import_roots, read_only_paths
 from .policy import Layout, Limits, sandbox_command, sandbox_env
 
 
