@@ -159,6 +159,29 @@ for folder in ("/tmp", "/dev/shm", os.path.expanduser("~")):
 }
 
 
+#: Run after the first test cell: whatever the kernel still remembers of that cell's source.
+HISTORY_ATTACK = '''
+import glob, linecache, sqlite3, sys
+print("In:", In)
+print("inputs:", {k: v for k, v in globals().items() if k.startswith("_i")})
+print("linecache:", [("".join(lines)) for _, _, lines, _ in linecache.cache.values()
+                     if isinstance(lines, list)][-20:])
+print("last:", getattr(sys, "last_value", None), get_ipython().last_execution_result)
+for db in glob.glob("/tmp/**/*.sqlite", recursive=True) + glob.glob("/home/**/*.sqlite", recursive=True):
+    try:
+        print(db, sqlite3.connect(db).execute("select source from input").fetchall())
+    except Exception as error:
+        print("no history:", type(error).__name__)
+'''
+
+
+def _after_first_test(code: str):
+    def change(nb):
+        first = synthetic._index(nb, synthetic.test_ids(nb)[0])
+        nb.cells.insert(first + 1, synthetic.nbformat.v4.new_code_cell(code))
+    return change
+
+
 @dataclass(frozen=True)
 class Targets:
     """What the attackers are told: the real places and processes of the grading machine."""
@@ -177,4 +200,6 @@ def attack_variants(targets: Targets) -> list[synthetic.Variant]:
     values = {**targets.__dict__, "victims": list(targets.victims), "breach": BREACH}
     return [synthetic.Variant(name, f"the correct answers plus a cell that tries: {name[7:]}",
                               change=synthetic._insert_after_setup(code.format(**values)))
-            for name, code in ATTACKS.items()]
+            for name, code in ATTACKS.items()] + [
+        synthetic.Variant("attack-history", "the correct answers plus a cell after the first test that "
+                          "prints what the kernel remembers of it", change=_after_first_test(HISTORY_ATTACK))]

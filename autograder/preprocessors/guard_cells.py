@@ -22,6 +22,12 @@ import autograder.kernel.guard as _gd_guard_module
 _gd_guard = _gd_guard_module.arm(memory_mb={memory_mb}, max_output_chars={max_output_chars})
 del _gd_guard_module"""
 
+FORGET_SOURCE = """\
+# Inserted by the autograder: the test above is forgotten (its source is not kept in the kernel).
+import autograder.kernel.forget as _gd_forget
+_gd_forget.forget_recent_cells()
+del _gd_forget"""
+
 EXTEND_SOURCE = """\
 # Inserted by the autograder: keep pristine copies of what the set-up cells imported.
 _gd_guard.extend()"""
@@ -60,6 +66,8 @@ class GuardTests(NbGraderPreprocessor):
                 if utils.is_grade(cell) and not utils.is_solution(cell):
                     cells.append(_guard_cell(REARM_SOURCE.format(mimetype=GUARD_MIMETYPE), "rearm"))
             cells.append(cell)
+            if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
+                cells.append(_guard_cell(FORGET_SOURCE, "forget"))
         nb.cells = cells
         return nb, resources
 
@@ -73,7 +81,7 @@ class TidyGuardCells(NbGraderPreprocessor):
         kept = []
         for cell in nb.cells:
             kind = cell.get("metadata", {}).get(META_KEY, {}).get("kind") if cell.cell_type == "code" else None
-            if kind not in ("arm", "extend", "rearm"):
+            if kind not in ("arm", "extend", "rearm", "forget"):
                 kept.append(cell)
                 continue
             for output in cell.get("outputs", []):

@@ -20,7 +20,9 @@ PROVISIONER_NAME = "gd-sandbox"
 
 def kernelspec() -> dict:
     return {
-        "argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        # No history database: a test cell's source must not outlive the cell (autograder.kernel.forget).
+        "argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--HistoryManager.enabled=False"],
         "display_name": "Python 3 (grading sandbox)",
         "language": "python",
         "interrupt_mode": "message",
