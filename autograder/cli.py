@@ -153,6 +153,11 @@ def _run(args) -> int:
                                      force=args.force, student_timeout=args.student_timeout,
                                      progress=not args.no_progress, cluster=args.cluster)
         print_table(results)
+        missing = pipeline.missing_from_gradebook(course, args.assignment, args.student)
+        if missing:
+            print(f"NOT in the gradebook after this run: {', '.join(missing)} (their logs are in "
+                  "nbgrader_work/logs/; run the same command again to grade them)", file=sys.stderr)
+            return EXIT_UNGRADED
         fallback = [r.student for r in results if r.state == "fallback"]
         if fallback:
             print(f"nbgrader could not run {len(fallback)} submission(s), entered with zero: "

@@ -173,6 +173,17 @@ def _graded_in_gradebook(course: Course, assignment: str) -> set[str]:
     return done
 
 
+def missing_from_gradebook(course: Course, assignment: str, students: list[str] | None = None) -> list[str]:
+    """Submitted students (or ``students``) without a complete score in the gradebook.
+
+    Checked after every autograde run: a student must end it graded, or entered with zero and
+    the reason, never silently missing.
+    """
+    wanted = students or course.submissions(assignment)
+    graded = _graded_in_gradebook(course, assignment)
+    return [s for s in wanted if s not in graded]
+
+
 def autograde(course: Course, assignment: str, *, students: list[str] | None = None, jobs: int = 1,
               force: bool = False, student_timeout: float = 900, progress: bool = True,
               on_result: Callable[[StudentResult], None] | None = None,
@@ -242,7 +253,11 @@ def _autograde(course: Course, assignment: str, submitted: list[str], workers: l
                 gb.update_or_create_student(student)
 
         def recover(task: dict, error: str) -> dict:
-            summary = record_failure(course, task["assignment"], task["student"], error)
+            try:
+                summary = record_failure(course, task["assignment"], task["student"], error)
+            except Exception as failure:  # noqa: BLE001 - never lose the others; the final check names them
+                return StudentResult(assignment=task["assignment"], student=task["student"], state="missing",
+                                     reason=f"{error}; recording the zero failed too: {failure}"[:300]).to_json()
             summary.fingerprint = status.submission_fingerprint(course, task["assignment"], task["student"])
             status.save(course, summary)
             return summary.to_json()
