@@ -400,3 +400,16 @@ def test_policy_shows_nothing_of_the_course_and_no_secret(tmp_path):
     assert str(REPO / "autograder" / "kernel") in binds and str(REPO / "autograder") not in binds
     assert not any(b.startswith(str(REPO / "notebooks")) for b in binds)
     assert cmd[cmd.index("setpriv") + 1] == "--reuid=61000"
+
+
+def test_a_submitted_student_missing_from_the_gradebook_is_named(clean_class):
+    from autograder import pipeline
+
+    course = Course(Settings.from_env(root=clean_class, source=SOURCE))
+    assert pipeline.missing_from_gradebook(course, ASSIGNMENT) == []
+    ghost = clean_class / "submitted" / "ghost"
+    shutil.copytree(clean_class / "submitted" / "correct", ghost)
+    try:
+        assert pipeline.missing_from_gradebook(course, ASSIGNMENT) == ["ghost"]
+    finally:
+        shutil.rmtree(ghost)
