@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -202,6 +203,10 @@ def _check_attacked_run(root: Path, clean_scores: dict[str, float], attackers: l
         assert not [line for line in leaks if line in text], f"{student} printed a hidden test"
         assert "s3cr3t" not in text, f"{student} printed the grader's secret"
     assert servers.received == [], f"the loopback servers were reached: {servers.received}"
+    filled = re.search(r"stopped conn after (\d+) MiB", _outputs_text(course, "attack-fill-tmp"))
+    assert filled, "the fill attack reached the kernel's socket folder"
+    if os.geteuid() == 0 and root.owner() == "root":  # as root that folder is a 1 MiB tmpfs
+        assert int(filled.group(1)) <= 1, f"{filled.group(0)}: the grader's disk was reachable"
     assert slots_dir.is_dir(), "the run used this test's sandbox slots"
     assert _sandbox_processes(slots_dir) == [], "processes of the sandbox are still running"
 

@@ -97,4 +97,5 @@ class SandboxProvisioner(LocalProvisioner):
         import shutil
 
         if self._slot is not None:
+            slots.unmount_conn(self._slot.kernel_dir)
             shutil.rmtree(self._slot.kernel_dir, ignore_errors=True)

@@ -15,6 +15,7 @@ import os
 import pwd
 import shutil
 import stat
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,17 @@ def _uid_is_free(uid: int) -> bool:
     return False
 
 
+#: Size of the tmpfs that holds a kernel's sockets and connection file (as root).
+CONN_TMPFS_KB = 1024
+
+
+def unmount_conn(kernel_dir: Path) -> None:
+    """Unmount the slot's socket tmpfs, if it has one (a grader killed earlier may have left it)."""
+    conn = kernel_dir / "conn"
+    if running_as_root() and os.path.ismount(conn):
+        subprocess.run(["umount", "-l", str(conn)], capture_output=True, check=False)
+
+
 @dataclass
 class Slot:
     index: int
@@ -85,6 +97,7 @@ class Slot:
     _lock_fd: int
 
     def release(self) -> None:
+        unmount_conn(self.kernel_dir)
         shutil.rmtree(self.kernel_dir, ignore_errors=True)
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
@@ -106,7 +119,8 @@ def acquire(slots: int = SLOTS) -> Slot:
             os.close(fd)
             continue
         kernel_dir = base / f"slot-{index}"
-        shutil.rmtree(kernel_dir, ignore_errors=True)  # left by a grader that was killed
+        unmount_conn(kernel_dir)  # left by a grader that was killed
+        shutil.rmtree(kernel_dir, ignore_errors=True)
         kernel_dir.mkdir(mode=0o711)
         return Slot(index, kernel_dir, uid, uid, fd)
     raise SlotError(f"all {slots} sandbox slots are in use (set GD_SANDBOX_SLOTS higher)")
@@ -120,6 +134,11 @@ def prepare(slot: Slot, notebook_dir: str | os.PathLike | None) -> None:
     conn.mkdir(mode=0o700)
     if slot.uid is not None:
         os.chown(conn, uid, gid)
+        # The one folder the kernel shares with the host: as root it is a tiny tmpfs, so a student
+        # cannot fill the grader's disk through it (as an ordinary user it stays a plain folder).
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={CONN_TMPFS_KB}k,mode=0700,uid={uid},gid={gid},"
+                        "nosuid,nodev,noexec", "gd-sandbox-conn", str(conn)],
+                       capture_output=True, check=False)
     etc = slot.kernel_dir / "etc"
     etc.mkdir(mode=0o755)
     (etc / "passwd").write_text(f"student:x:{uid}:{gid}:student:/home/student:/bin/sh\n")
