@@ -42,6 +42,10 @@ def forget_recent_cells() -> int:
             if text:
                 inputs[i] = ""
                 blanked += 1
+    # The history manager's own copies, which it pushes into _i, _ii, _iii at the next cell.
+    for name in ("_i00", "_i", "_ii", "_iii"):
+        if isinstance(getattr(history, name, None), str):
+            setattr(history, name, "")
     history.output_hist.clear()
     history.output_hist_reprs.clear()
     namespace = shell.user_ns
