@@ -14,6 +14,7 @@ own commands with environment variables (``GD_CELL_TIMEOUT``,
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -83,6 +84,11 @@ class Settings:
     #: Run every graded kernel in the OS sandbox (autograder/sandbox); ``False`` only by the
     #: instructor's choice (``--no-sandbox``, ``GD_SANDBOX=0``).
     sandbox: bool = True
+    #: Draw the notebooks' figures while grading.  Off by default: no test looks at their pixels,
+    #: and drawing them was most of a notebook's grading CPU; the figure's cell then shows
+    #: matplotlib's text for it (``<Figure size 1100x400 with 2 Axes>``).  ``--figures`` or
+    #: ``GD_GRADE_FIGURES=1`` draws them (the feedback then has the pictures).
+    figures: bool = False
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -92,6 +98,7 @@ class Settings:
             memory_mb=_env_int("GD_MEMORY_MB", 6144),
             max_output_chars=_env_int("GD_MAX_OUTPUT_CHARS", 100_000),
             sandbox=_env_flag("GD_SANDBOX", True),
+            figures=_env_flag("GD_GRADE_FIGURES", False),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
         for key in ("root", "source"):
@@ -106,7 +113,8 @@ class Settings:
                             db_url=getattr(args, "db_url", None),
                             cell_timeout=getattr(args, "timeout", None),
                             memory_mb=getattr(args, "memory_mb", None),
-                            sandbox=False if getattr(args, "no_sandbox", False) else None)
+                            sandbox=False if getattr(args, "no_sandbox", False) else None,
+                            figures=True if getattr(args, "figures", False) else None)
 
     @property
     def work_dir(self) -> Path:
@@ -155,6 +163,34 @@ def timeout_error(cell_timeout: int) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=1)
+def precompile_kernel_code() -> None:
+    """Byte-compile the ``course`` package and the in-kernel guard, once per grader process.
+
+    Every student's kernel imports them.  With ``PYTHONDONTWRITEBYTECODE`` set (the sandbox
+    sets it, and an editable checkout often has no ``__pycache__``) each kernel compiled
+    them from source again: ~70 ms of CPU per student.  The grader writes the ``.pyc``
+    files beside the sources (the kernel only reads them: the sandbox shows those folders
+    read-only), and Python still checks each against its source's time stamp and size.
+    A read-only installation is left as it is.
+    """
+    import compileall
+    import importlib.util
+
+    folders = []
+    for name in ("course", "autograder.kernel"):
+        try:
+            spec = importlib.util.find_spec(name)
+        except ImportError:
+            continue
+        folders += list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        try:
+            compileall.compile_dir(folder, quiet=2, force=False)
+        except OSError:
+            pass
+
+
 def course_config(settings: Settings):
     """The traitlets ``Config`` for nbgrader with this course's settings."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
@@ -186,6 +222,8 @@ def course_config(settings: Settings):
     c.SafeExecute.memory_mb = settings.memory_mb
     c.SafeExecute.max_output_chars = settings.max_output_chars
     c.GuardTests.memory_mb = settings.memory_mb
+    c.GuardTests.figures = settings.figures
+    precompile_kernel_code()
     if settings.sandbox:
         # Every graded kernel starts through the sandbox's provisioner (nbgrader honours
         # the kernel name; it would ignore a kernel manager class).  Only SafeExecute, the

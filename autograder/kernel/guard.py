@@ -40,6 +40,8 @@ SHELL_METHODS = ("run_cell", "run_cell_async", "run_code", "run_ast_nodes", "tra
 VOLATILE_BUILTINS = {"_", "__", "___", "get_ipython", "exit", "quit", "display", "input", "raw_input"}
 
 _ACTIVE: "Guard | None" = None
+#: Set in the kernel's environment when grading without figures (``course.live_figure`` reads it).
+NO_FIGURES_ENV = "GD_NO_FIGURES"
 
 
 def _protected(name: str) -> bool:
@@ -323,10 +325,43 @@ def _import_checks() -> None:
         sys.path[:] = saved
 
 
-def arm(memory_mb: int = 0, max_output_chars: int = 0) -> Guard:
-    """Set the limits and keep pristine copies; called by the first (hidden) cell."""
+def _no_figures() -> None:
+    """Grade without drawing figures: nothing graded looks at their pixels.
+
+    The figures are still made (a test that inspects a ``Figure`` sees the same
+    object), but the inline backend gets no PNG formatter, so showing one
+    records matplotlib's own text (``<Figure size 1100x400 with 2 Axes>``)
+    instead of drawing and encoding it, and the course's sliders
+    (``course.live_figure``) skip their first draw.  Most of a notebook's
+    grading CPU went into those pictures.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        # Read by matplotlib_inline when pyplot's inline backend is set up (not imported here:
+        # importing it imports pyplot); where it already is, the formats are changed at once.
+        shell.config.InlineBackend.figure_formats = set()
+        inline = sys.modules.get("matplotlib_inline.config")
+        if inline is not None and inline.InlineBackend.initialized():
+            inline.InlineBackend.instance().figure_formats = set()
+    os.environ[NO_FIGURES_ENV] = "1"  # read by course.live_figure when it is imported
+    live_figure = sys.modules.get("course.live_figure")
+    if live_figure is not None:
+        live_figure.RENDER = False
+
+
+def arm(memory_mb: int = 0, max_output_chars: int = 0, figures: bool = True) -> Guard:
+    """Set the limits and keep pristine copies; called by the first (hidden) cell.
+
+    ``figures=False``: figures are made but not drawn (see :func:`_no_figures`).
+    """
     global _ACTIVE
     _cap_memory(memory_mb)
+    if not figures:
+        _no_figures()
     _import_checks()
     _cap_output(max_output_chars)
     _ACTIVE = Guard()

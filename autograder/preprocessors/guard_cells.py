@@ -7,7 +7,7 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 from ..notes import META_KEY, add_note
 from .common import GUARD_MIMETYPE, _code_list
@@ -19,7 +19,7 @@ ARM_SOURCE = """\
 # Inserted by the autograder before any of your code runs (not part of your notebook):
 # memory and output limits, and pristine copies of the checks, NumPy and builtins.
 import autograder.kernel.guard as _gd_guard_module
-_gd_guard = _gd_guard_module.arm(memory_mb={memory_mb}, max_output_chars={max_output_chars})
+_gd_guard = _gd_guard_module.arm(memory_mb={memory_mb}, max_output_chars={max_output_chars}, figures={figures})
 del _gd_guard_module"""
 
 FORGET_SOURCE = """\
@@ -53,10 +53,12 @@ class GuardTests(NbGraderPreprocessor):
 
     memory_mb = Integer(0, help="Address-space cap of the kernel in MiB (0: none)").tag(config=True)
     max_output_chars = Integer(0, help="Characters of stream output per cell (0: no cap)").tag(config=True)
+    figures = Bool(True, help="Draw figures while grading (False: made but not drawn; nothing graded "
+                              "looks at their pixels)").tag(config=True)
 
     def preprocess(self, nb, resources):
-        cells = [_guard_cell(ARM_SOURCE.format(memory_mb=self.memory_mb,
-                                               max_output_chars=self.max_output_chars), "arm")]
+        cells = [_guard_cell(ARM_SOURCE.format(memory_mb=self.memory_mb, max_output_chars=self.max_output_chars,
+                                               figures=bool(self.figures)), "arm")]
         extended = False
         for cell in nb.cells:
             if cell.cell_type == "code":
