@@ -27,21 +27,24 @@ os.environ["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH
 
 GOALS = {  # key: (goal, "higher" or "lower" is better)
     "course_vs_floor": (1.5, "lower"),
-    "autograde_speedup": (1.8, "higher"),
+    "autograde_speedup": (3.0, "higher"),
     "slider_ms_median": (50.0, "lower"),
     "keras_speedup": (30.0, "higher"),
     "sandbox_overhead": (1.05, "lower"),
+    "course_autograde_speedup": (3.0, "higher"),
 }
 
 
 def _parts(runs: int, students: int, cluster_sizes=(10, 40)):
-    from bench import autograde, keras_path, notebooks_floor, sandbox, scaling, slider
+    from bench import autograde, cost, keras_path, notebooks_floor, sandbox, scaling, slider
 
     return {
         "keras": lambda: keras_path.measure(runs),
         "slider": lambda: _slider(slider),
         "notebooks": lambda: notebooks_floor.measure(runs),
         "autograde": lambda: autograde.measure(students=students, runs=max(1, runs - 1)),
+        "course_autograde": lambda: cost.measure_course(students=10),
+        "grading_breakdown": lambda: cost.breakdown(students=4),
         "scaling": lambda: scaling.measure(runs),
         "sandbox": lambda: sandbox.measure(students=students, runs=max(1, runs - 1)),
         "class_scaling": lambda: autograde.class_scaling(sizes=(10, 20, 40)),
