@@ -158,6 +158,8 @@ for folder in ("/tmp", "/dev/shm", os.path.expanduser("~"), conn):
                     written += 1
     except Exception as error:
         print("stopped", "conn" if folder == conn else folder, "after", written, "MiB:", type(error).__name__)
+    else:
+        print("stopped", "conn" if folder == conn else folder, "after", written, "MiB: its own limit")
 ''',
 }
 
