@@ -81,7 +81,7 @@ def _ours(root: Path, jobs: int) -> float:
 
 
 def measure(students: int = 20, runs: int = 2) -> dict:
-    from .cost import as_shipped
+    from .cost import as_shipped, check_same_scores, run_stock
 
     stock_root = _class_root(students)
     ours_root = stock_root.with_name(stock_root.name + "-jobs2")
@@ -91,11 +91,9 @@ def measure(students: int = 20, runs: int = 2) -> dict:
         Timing(f"python -m autograder autograde --jobs 2, {students} students")
     try:
         for _ in range(runs):  # alternate, so load on the machine hits both alike
-            stock.seconds.append(_stock(stock_root))
+            stock.seconds.append(run_stock(stock_root, ASSIGNMENT)[0])  # exit 1: files it cannot read
             ours.seconds.append(_ours(ours_root, 2))
-        stock_scores, our_scores = _scores(stock_root), _scores(ours_root)
-        if stock_scores != our_scores or len(our_scores) != students:
-            raise AssertionError(f"scores differ between stock and parallel runs:\n{stock_scores}\n{our_scores}")
+        check_same_scores(stock_root, ours_root, ASSIGNMENT, students)
     finally:
         shutil.rmtree(stock_root, ignore_errors=True)
         shutil.rmtree(ours_root, ignore_errors=True)
