@@ -21,6 +21,8 @@ import nbformat
 import pytest
 from playwright import sync_api
 
+from course.mistakes import MISTAKES
+
 from browser_support import (
     ROOT,
     JupyterServer,
@@ -40,6 +42,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 ASSIGNMENT = "01_numpy_by_hand"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 EXERCISE_FUNCTION = "predict"  # the exercise the test answers (its solution comes from the source notebook)
+# The exercise the test then answers with a classic slip (the demo's mistake-sum-mse: a summed loss).
+MISTAKE_FUNCTION, MISTAKE_ID, MISTAKE_STUDENT = "mse", "sum_reduction", "mistake-sum-mse"
+COURSE_FRAME = re.compile(r"course[/\\](?:checks|convert|mistakes)\.py|site-packages")
 RUN_TIMEOUT_MS = 240_000  # running a whole notebook on a busy 2-core CI machine
 VALIDATE_TIMEOUT_MS = 240_000  # nbgrader validate runs the notebook again in a fresh kernel
 SLIDER_KEY_PRESSES = 10
@@ -188,6 +193,81 @@ SLIDER_CAUGHT_UP_JS = """
 """
 
 
+# Where a stretch of text inside `root` is drawn, from the first occurrence of `start` to the end of the
+# next occurrence of `end` (whitespace runs count as one space: a message may be wrapped or indented), and
+# what hides any of it: the window's edges, or an ancestor that scrolls or clips; whether the element
+# drawn at its first line is inside `root` (nothing lies over it). null when the text is not there.
+TEXT_PLACEMENT_JS = """
+([root, start, end]) => {
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const at = [];
+  let text = '', space = true;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const s = node.textContent;
+    for (let i = 0; i < s.length; i++) {
+      const blank = /\\s/.test(s[i]);
+      if (blank && space) continue;
+      text += blank ? ' ' : s[i];
+      at.push([node, i]);
+      space = blank;
+    }
+  }
+  const norm = t => t.replace(/\\s+/g, ' ').trim();
+  const first = text.indexOf(norm(start));
+  if (first < 0) return null;
+  const tail = norm(end || start);
+  const from = text.indexOf(tail, first);
+  if (from < 0) return null;
+  const last = from + tail.length - 1;
+  const range = document.createRange();
+  range.setStart(at[first][0], at[first][1]);
+  range.setEnd(at[last][0], at[last][1] + 1);
+  const r = range.getBoundingClientRect();
+  const inside = b => r.top >= b.top - 1 && r.bottom <= b.bottom + 1 && r.left >= b.left - 1 && r.right <= b.right + 1;
+  const hiddenBy = [];
+  if (!inside({top: 0, left: 0, bottom: window.innerHeight, right: window.innerWidth})) hiddenBy.push('the window');
+  let el = range.commonAncestorContainer;
+  if (el.nodeType !== Node.ELEMENT_NODE) el = el.parentElement;
+  // (the body's overflow is the window's: CSS hands it to the viewport, checked above)
+  for (; el && el !== document.body && el !== document.documentElement; el = el.parentElement) {
+    const style = getComputedStyle(el);
+    if (/(auto|scroll|hidden|clip)/.test(style.overflowX + ' ' + style.overflowY) && !inside(el.getBoundingClientRect()))
+      hiddenBy.push(el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
+        ? '.' + el.className.trim().split(/\\s+/).join('.') : ''));
+  }
+  const firstLine = range.getClientRects()[0] || r;
+  const top = document.elementFromPoint(firstLine.left + Math.min(5, firstLine.width / 2), firstLine.top + firstLine.height / 2);
+  return {
+    box: {top: r.top, bottom: r.bottom, left: r.left, right: r.right},
+    window: {width: window.innerWidth, height: window.innerHeight},
+    hiddenBy, onTop: !!top && root.contains(top), text: text.slice(first, last + 1),
+  };
+}
+"""
+
+# Elements under `root` matching `selector` that scroll sideways (what they hold is wider than they are).
+SIDEWAYS_JS = """
+([root, selector]) => Array.from(root.querySelectorAll(selector))
+  .filter(el => el.scrollWidth > el.clientWidth + 1)
+  .map(el => `${el.tagName.toLowerCase()}.${el.className}: ${el.scrollWidth} > ${el.clientWidth}`)
+"""
+
+
+def text_placement(root_locator, start: str, end: str | None = None) -> dict:
+    placement = root_locator.page.evaluate(TEXT_PLACEMENT_JS, [root_locator.element_handle(), start, end])
+    assert placement is not None, f"{start!r} … {end!r} is not shown:\n{root_locator.inner_text()[:3000]}"
+    return placement
+
+
+def assert_fully_visible(root_locator, start: str, end: str | None = None, what: str = "") -> dict:
+    """The text from `start` to `end` is on screen in full, with nothing to scroll and nothing over it."""
+    placement = text_placement(root_locator, start, end)
+    assert not placement["hiddenBy"] and placement["onTop"], (
+        f"{what or start!r} is not fully visible: hidden by {placement['hiddenBy']}, on top: {placement['onTop']}, "
+        f"drawn at {placement['box']} in a window of {placement['window']}:\n{placement['text'][:1500]}")
+    return placement
+
+
 def cell_states(page) -> dict[int, dict]:
     state = page.evaluate(CELL_STATES_JS)
     assert state is not None, "no notebook is open"
@@ -264,6 +344,30 @@ def exercise_cells(release, function_name: str) -> tuple[int, int, str]:
     test = next(i for i in range(answer + 1, len(cells))
                 if cells[i].cell_type == "code" and nbgrader_meta(cells[i]).get("grade"))
     return answer, test, nbgrader_meta(cells[answer])["grade_id"]
+
+
+def fix_tail(mistake_id: str) -> str:
+    """The last words of a mistake's fix: where its verdict ends."""
+    return " ".join(MISTAKES[mistake_id].fix.split()[-3:])
+
+
+def answer_and_run_test(page, answer_index: int, test_index: int, answer: str) -> dict:
+    """Type `answer` into the answer cell, run it and the test cell after it; the test cell's state."""
+    editor = cell_locator(page, answer_index).locator(".cm-content")
+    editor.scroll_into_view_if_needed()
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(answer)
+    assert editor_text(page, answer_index) == answer.rstrip(), "the editor does not hold the typed answer"
+    after = highest_execution_count(page)
+    page.keyboard.press("Shift+Enter")
+    wait_executed(page, answer_index, after)
+    after = highest_execution_count(page)
+    page.locator(f'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-cell.jp-mod-active'
+                 f'[data-windowed-list-index="{test_index}"]').wait_for()
+    page.keyboard.press("Shift+Enter")
+    wait_executed(page, test_index, after)
+    return cell_states(page)[test_index]
 
 
 def editor_text(page, index: int) -> str:
@@ -371,6 +475,24 @@ def test_student_works_through_notebook_1(student_server, page):
         cell_locator(page, test_index).scroll_into_view_if_needed()
         shots.take(page, "answer-typed-test-passes")
 
+        # 4b. The next exercise answered with a classic slip (a summed loss): the check's verdict, the named
+        # mistake and its fix, fits on screen in full, with no frame of the course's own code.
+        slip_index, slip_test_index, slip_grade_id = exercise_cells(release, MISTAKE_FUNCTION)
+        solution = solution_text(ROOT / "notebooks" / ASSIGNMENT / NOTEBOOK, slip_grade_id)
+        assert "np.mean(" in solution, "the mse solution changed: update the slip this test types"
+        slip_state = answer_and_run_test(page, slip_index, slip_test_index, solution.replace("np.mean(", "np.sum(", 1))
+        verdict = "\n".join(slip_state["stderr"])
+        assert "Check failed" in verdict and MISTAKES[MISTAKE_ID].title in " ".join(verdict.split()), verdict
+        assert not COURSE_FRAME.search(verdict) and 'File "' not in verdict, f"course frames are shown:\n{verdict}"
+        assert "[mistake:" not in verdict, verdict
+        output = cell_locator(page, slip_test_index).locator(
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').last
+        output.scroll_into_view_if_needed()
+        assert_fully_visible(output, "Check failed", fix_tail(MISTAKE_ID), "the failed check's message")
+        assert_fully_visible(output, MISTAKES[MISTAKE_ID].title, what="the named mistake")
+        assert page.evaluate(SIDEWAYS_JS, [output.element_handle(), "*"]) == [], "the message scrolls sideways"
+        shots.take(page, "mistake-verdict-in-lab")
+
         # 5. The learning-rate slider: the readout and the plots follow it.
         explorer = cell_locator(page, explorer_index)
         lr_slider = explorer.locator(".widget-slider").filter(
@@ -432,6 +554,11 @@ def test_student_works_through_notebook_1(student_server, page):
         answered_test_line = next(line for line in release.cells[test_index].source.splitlines()
                                   if EXERCISE_FUNCTION in line and "check" in line)
         assert answered_test_line not in text, f"Validate still lists the answered test {answered_test_line!r}"
+        # The first failure listed is the slip's: its verdict is readable without scrolling the dialog.
+        assert not COURSE_FRAME.search(text) and "[mistake:" not in text, f"machinery in Validate:\n{text[:3000]}"
+        assert_fully_visible(message, "Check failed in check_mse", fix_tail(MISTAKE_ID), "the slip's verdict in Validate")
+        assert_fully_visible(message, MISTAKES[MISTAKE_ID].title, what="the named mistake in Validate")
+        assert page.evaluate(SIDEWAYS_JS, [dialog.element_handle(), "*"]) == [], "Validate's message scrolls sideways"
         shots.take(page, "validate-results")
         dialog.get_by_role("button", name="Ok").click()
         dialog.wait_for(state="detached")
@@ -469,3 +596,90 @@ def test_instructor_formgrader_lists_and_generates(instructor_server, page):
         assert "BEGIN SOLUTION" not in student_version and "HIDDEN TESTS" not in student_version
         assert "raise NotImplementedError()" in student_version
         assert (instructor_server.course / "gradebook.db").exists(), "the formgrader did not use the course root"
+
+
+# --------------------------------------------------------------------------- the feedback page, offline
+
+
+def hidden_test_lines(source_notebook: Path) -> list[str]:
+    """The code lines of the source notebook's hidden tests, whitespace runs as one space."""
+    lines, inside = [], False
+    for cell in nbformat.read(source_notebook, as_version=4).cells:
+        for line in cell.source.splitlines():
+            if line.strip() in ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"):
+                inside = line.strip() == "### BEGIN HIDDEN TESTS"
+            elif inside and line.strip():
+                lines.append(" ".join(line.split()))
+    return lines
+
+
+def test_feedback_page_reads_offline(isolated_jupyter, playwright, tmp_path):
+    """A student of the demo class (the summed-loss slip) opens their feedback page in Chromium with no
+    network: the math is typeset by the MathJax shipped in the page, the verdict wraps, and nothing of
+    the hidden tests or the grader's machine is on it."""
+    from autograder import pipeline
+    from autograder.config import Settings
+    from autograder.course_dir import Course
+    from autograder.demo import synthetic
+    from autograder.demo.run import write_class
+
+    course = Course(Settings.from_env(root=tmp_path / "class"))
+    pipeline.release(course, [ASSIGNMENT])
+    student = next(v for v in synthetic.class_variants(ASSIGNMENT) if v.student == MISTAKE_STUDENT)
+    write_class(course, ASSIGNMENT, [student], tmp_path / "class.zip")
+    pipeline.collect(course, ASSIGNMENT, tmp_path / "class.zip")
+    pipeline.autograde(course, ASSIGNMENT, progress=False)
+    pipeline.feedback(course, ASSIGNMENT, progress=False)
+    html_path = course.feedback_file(ASSIGNMENT, MISTAKE_STUDENT, ASSIGNMENT)
+    assert html_path.exists(), f"no feedback page at {html_path}"
+
+    shots = Screenshots("feedback")
+    context = launch_browser(playwright, tmp_path / "chromium-profile")
+    refused: list[str] = []
+
+    def offline(route):
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    try:
+        context.route("**/*", offline)
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto(html_path.as_uri(), wait_until="load")
+        # MathJax typesets once its startup promise settles; every formula becomes an mjx-container.
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=UI_WAIT_MS)
+        page.evaluate("() => MathJax.startup.promise")
+        formulas = page.locator("mjx-container")
+        assert formulas.count() >= 5, f"only {formulas.count()} formulas typeset (requests refused: {refused})"
+        assert page.evaluate("() => Array.from(document.querySelectorAll('mjx-container'))"
+                             ".every(c => c.querySelector(':scope > svg'))"), "a formula has no drawing"
+        assert page.locator("mjx-merror").count() == 0, "MathJax could not read a formula"
+        body = page.locator("body")
+        shown = " ".join(body.inner_text().split())
+        for raw in ("$\\hat", "\\frac", "\\partial"):
+            assert raw not in shown, f"raw TeX {raw!r} on the page"
+
+        # Nothing of the hidden tests, no grader paths, no machine tags.
+        assert "BEGIN HIDDEN TESTS" not in shown and "hidden check" in shown
+        hidden = hidden_test_lines(ROOT / "notebooks" / ASSIGNMENT / NOTEBOOK)
+        assert hidden and [line for line in hidden if line in shown] == []
+        for path in (str(ROOT), str(course.root), sys.prefix, "site-packages", "[mistake:"):
+            assert path not in shown, f"{path!r} is on the student's page"
+        assert not COURSE_FRAME.search(shown)
+
+        # The slip's verdict: in full, wrapped in its box (no sideways scrolling), named mistake included.
+        title = MISTAKES[MISTAKE_ID].title
+        verdict = page.locator("pre", has_text="Check failed in check_mse").first
+        verdict.evaluate("el => el.scrollIntoView({block: 'center'})")
+        placement = assert_fully_visible(verdict, "Check failed in check_mse", fix_tail(MISTAKE_ID), "the verdict")
+        assert title in " ".join(placement["text"].split())
+        assert page.evaluate(SIDEWAYS_JS, [body.element_handle(), "pre, div.output_subarea, div.output_area"]) == []
+        assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        shots.take(page, "mistake-verdict")
+        page.locator("mjx-container").first.scroll_into_view_if_needed()
+        shots.take(page, "math-typeset")
+        assert refused == [], f"the page asked the network for {refused}"
+    finally:
+        context.close()
