@@ -100,6 +100,22 @@ def _wrap(line: str, indent: str = "  ") -> list:
                          break_on_hyphens=False) or [line]
 
 
+# A message's emphasis, ``*loss summed instead of averaged*`` (the named mistake's title): not a ``*``
+# of code such as ``2 * x`` or ``** 2``.
+_EMPHASIS = _re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+?)(?<=\S)\*(?![\w*])")
+
+
+def _embolden(lines: list) -> list:
+    """Emphasis drawn in bold instead of between asterisks, on each line a wrapped title spans."""
+    text = "\n".join(lines)
+    def bold(part: str) -> str:
+        words = part.lstrip()
+        return f"{part[:len(part) - len(words)]}{_BOLD}{words}{_RESET}" if words else part
+
+    text = _EMPHASIS.sub(lambda m: "\n".join(bold(part) for part in m.group(1).split("\n")), text)
+    return text.split("\n")
+
+
 class CheckFailed(AssertionError):
     """A check's verdict: an ``AssertionError`` (nbgrader scores the cell zero) that IPython shows as
     the message alone, with no frames of the course's own code.
@@ -126,7 +142,7 @@ class CheckFailed(AssertionError):
             lines += _wrap(head)
             if sep:
                 lines += _wrap("  Fix: " + fix, indent="       ")
-        return lines
+        return _embolden(lines)
 
     def _render_traceback_(self):
         what = f" in {self.check}" if self.check else ""

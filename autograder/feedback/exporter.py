@@ -32,6 +32,14 @@ div.output_area pre, div.output_subarea pre, div.output_text pre {
 }
 div.output_subarea { max-width: 100%; overflow-x: visible; }
 div.output_error pre { font-size: 13px; line-height: 1.45; }
+/* a failed check reads as one: a red edge, and the colours and bold of the verdict (nbconvert's ANSI classes) */
+div.output_error { background: #fdf0ef; border-left: 4px solid #c62828; padding: 4px 8px; }
+.ansi-bold { font-weight: bold; }
+.ansi-red-fg, .ansi-red-intense-fg { color: #b71c1c; }
+.ansi-green-fg, .ansi-green-intense-fg { color: #1b5e20; }
+.ansi-cyan-fg, .ansi-cyan-intense-fg { color: #006064; }
+.ansi-blue-fg, .ansi-blue-intense-fg { color: #0d47a1; }
+.ansi-yellow-fg, .ansi-yellow-intense-fg { color: #8d6e00; }
 span.gd-hidden-checks { font-style: italic; }
 """
 
