@@ -88,7 +88,9 @@ def has_display() -> bool:
 
 def lab_command(workspace: Path, *, port: int, ip: str, token: str | None, open_browser: bool) -> list[str]:
     cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}", f"--port={port}",
-           f"--ip={ip}", "--ServerApp.port_retries=0"]
+           f"--ip={ip}", "--ServerApp.port_retries=0",
+           # The grading sandbox's kernelspec lives in the same environment; students use their own.
+           "--KernelSpecManager.allowed_kernelspecs=['python3']"]
     if not open_browser:
         cmd.append("--no-browser")
     if token is not None:
