@@ -56,6 +56,8 @@ c.PAMAuthenticator.open_sessions = False  # no systemd-logind session per server
 c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.cmd = [str(env / "bin" / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
+# The environment also holds the grading sandbox's kernelspec (instructors' autograde): students see theirs only.
+c.Spawner.args = ["--KernelSpecManager.allowed_kernelspecs=['python3']"]
 c.Spawner.notebook_dir = "~"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 90
