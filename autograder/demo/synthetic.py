@@ -264,7 +264,9 @@ while True:  # grow until the grader's memory cap stops it
     hog.append(bytearray(50_000_000))"""
 
 _UNSTOPPABLE = """\
-while True:  # catches the grader's interrupt and carries on
+import signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # ignores the grader's interrupt
+while True:
     try:
         sum(range(10_000))
     except BaseException:
@@ -305,10 +307,9 @@ def hostile_variants() -> list[Variant]:
         Variant("hostile-infinite-loop", "an endless loop in the last answer: the cell timeout stops it",
                 change=_prepend_to_last_answer("while True:\n    pass"),
                 failing=AFTER_LAST_SOLUTION, notes=("timeout",)),
-        Variant("hostile-unstoppable-loop", "a loop that tries to swallow the grader's interrupt: the "
-                "timeout stops it (the sandbox's message interrupt lands between its try blocks) or the "
-                "kernel is given up on", change=_prepend_to_last_answer(_UNSTOPPABLE),
-                failing=AFTER_LAST_SOLUTION, notes=("timeout",)),
+        Variant("hostile-unstoppable-loop", "a loop that ignores the grader's interrupt (SIGINT ignored): "
+                "the kernel is given up on", change=_prepend_to_last_answer(_UNSTOPPABLE),
+                failing=AFTER_LAST_SOLUTION, notes=("timeout", "kernel-stuck")),
         Variant("hostile-memory-hog", "allocates until the per-kernel memory cap raises MemoryError",
                 change=_prepend_to_last_answer(_HOG), failing=AFTER_LAST_SOLUTION, notes=("memory",)),
         Variant("hostile-os-exit", "os._exit kills the kernel: later tests zero, earlier ones kept",

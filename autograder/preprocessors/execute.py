@@ -45,7 +45,7 @@ GARBLED_REASON = ("the kernel sent messages the grader could not read (did the c
                   "that use the kernel's connection?)")
 
 STUCK_REASON = ("the cell ran past the time limit and the kernel did not respond to the interrupt "
-                "(does the code catch KeyboardInterrupt?)")
+                "(does the code catch KeyboardInterrupt, or ignore SIGINT?)")
 
 
 class SafeExecute(Execute):
