@@ -88,13 +88,61 @@ def test_named_mistakes_reach_the_feedback(graded, student):
     assert "[mistake:" not in html
 
 
+def _page_text(html: str) -> str:
+    """What the page shows as text: tags gone (syntax highlighting splits code across <span>s),
+    entities decoded, scripts and styles left out, runs of whitespace as one space."""
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.parts, self.skip = [], 0
+
+        def handle_starttag(self, tag, attrs):
+            self.skip += tag in ("script", "style")
+
+        def handle_endtag(self, tag):
+            self.skip -= tag in ("script", "style") and self.skip > 0
+
+        def handle_data(self, data):
+            if not self.skip:
+                self.parts.append(data)
+
+    parser = Text()
+    parser.feed(html)
+    return " ".join("".join(parser.parts).split())
+
+
+def _test_cell_lines(hidden: bool) -> list[str]:
+    """The code lines of the source notebook's test cells, inside (or outside) the hidden blocks."""
+    from autograder.feedback.preprocessors import BEGIN, END
+
+    lines = []
+    for cell in SOURCE_NB.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not (meta.get("grade") and not meta.get("solution")) or BEGIN not in cell.source:
+            continue
+        inside = False
+        for line in cell.source.splitlines():
+            if line.strip() in (BEGIN, END):
+                inside = line.strip() == BEGIN
+            elif line.strip() and inside == hidden:
+                lines.append(" ".join(line.split()))
+    return lines
+
+
 def test_feedback_hides_the_hidden_tests_and_ships_mathjax(graded):
     from autograder.feedback.preprocessors import BEGIN
 
+    hidden, visible = _test_cell_lines(hidden=True), _test_cell_lines(hidden=False)
+    assert len(hidden) >= 6 and any("seed=12)" in line for line in hidden)
     for student in ("correct", "mistake-sum-mse"):
         html = graded.feedback_file(ASSIGNMENT, student, ASSIGNMENT).read_text()
-        assert BEGIN not in html and "seed=12)" not in html  # checks.check_mse(mse, seed=12)
-        assert "hidden check" in html
+        text = _page_text(html)
+        # The reading works: the visible lines of the test cells are on the page, highlighting and all.
+        assert [line for line in visible if line not in text] == []
+        assert BEGIN not in text and [line for line in hidden if line in text] == []
+        assert "hidden check" in text
         assert "cdnjs" not in html and "window.MathJax" in html
         assert str(graded.root) not in html and str(REPO) not in html
 
