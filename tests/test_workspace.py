@@ -65,3 +65,11 @@ def test_lab_command_respects_port_token_and_display():
 def test_a_wrong_root_says_what_is_missing(tmp_path, capsys):
     assert ws.main(["--root", str(tmp_path), "--prepare-only"]) == 1
     assert "no notebooks/ folder" in capsys.readouterr().err
+
+
+def test_make_lab_defaults_to_the_repository(monkeypatch):
+    """`make lab` passes no --root: the default must be the repository with its notebooks/."""
+    monkeypatch.delenv("GD_COURSE_ROOT", raising=False)
+    repo = Path(__file__).resolve().parents[1]
+    assert ws.REPO_ROOT == repo
+    assert ws.list_assignments(ws.REPO_ROOT / "notebooks")[0] == "01_numpy_by_hand"

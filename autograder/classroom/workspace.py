@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from ..config import REPO_ROOT  # the repository: the course root of `make lab`
 
 
 def list_assignments(source: Path) -> list[str]:
