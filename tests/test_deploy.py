@@ -73,6 +73,9 @@ def test_dockerfile_copies_files_that_exist_and_installs_the_project():
         for source in line.split():
             assert (REPO / source).exists(), f"the Dockerfile copies {source}, which is not in the repository"
     assert re.search(r"pip install .*\s\.\s", text + " "), "the image installs the project from its pyproject.toml"
+    assert "--require-hashes --no-deps -r requirements/lock.txt" in text, "the image installs the lock"
+    torch_pin = (REPO / "requirements" / "torch.txt").read_text()
+    assert "torch==2.13.0" in torch_pin and "torch==2.13.0+cpu" in text
     assert "jupyterhub" in (REPO / "pyproject.toml").read_text()  # jupyterhub-singleuser comes with it
 
 
