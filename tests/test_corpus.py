@@ -1,6 +1,7 @@
 """A corpus of answers as a class writes them (tests/corpus/, one file per notebook), graded with
 the hidden tests through the path nbgrader uses: every correct answer scores full marks, every
-mistake scores less and is named (issue 13).
+mistake scores less and is named (issue 13).  The instructor's solution of every notebook is
+graded in the same runs: full marks and no notes.
 
 One course root, one synthetic class per notebook, one parallel autograde run per notebook.
 
@@ -226,14 +227,28 @@ def students(assignment):
 # ----------------------------------------------------------------------------------------------
 # Grading and reading back
 # ----------------------------------------------------------------------------------------------
+#: Besides the corpus, one named mistake where the notebook uses a framework's autograd.
+WITH_MISTAKE = ("02_torch_manual", "05_gradient_tape")
+
+
+def solution_students(assignment: str) -> list[synthetic.Variant]:
+    """The instructor's solution (and, in WITH_MISTAKE, one named mistake), graded in the same run."""
+    variants = synthetic.class_variants(assignment)
+    chosen = [v for v in variants if v.student == "correct"]
+    if assignment in WITH_MISTAKE:
+        chosen += [v for v in variants if v.mistakes][:1]
+    return chosen
+
+
 @pytest.fixture(scope="module")
 def graded(isolated_jupyter, tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
     course = Course(Settings.from_env(root=root, cell_timeout=120))
     pipeline.release(course, list(CORPUS))
     for assignment in CORPUS:
-        written = write_class(course, assignment, students(assignment), root / f"{assignment}.zip")
-        assert len(written) == len(students(assignment))
+        everyone = students(assignment) + solution_students(assignment)
+        written = write_class(course, assignment, everyone, root / f"{assignment}.zip")
+        assert len(written) == len(everyone)
         pipeline.collect(course, assignment, root / f"{assignment}.zip")
         pipeline.autograde(course, assignment, jobs=2, force=True, progress=False)
     return course
@@ -337,3 +352,22 @@ def test_correct_answers_score_full_marks_and_mistakes_are_named(graded, assignm
         if COURSE_FRAME.search(shown):
             problems.append(f"{student}: a frame of course/ is shown")
     assert not problems, "\n\n".join(problems)
+
+
+def test_all_six_assignments_are_in_the_corpus():
+    assert list(CORPUS) == Course(Settings(root=REPO)).assignments()
+
+
+@pytest.mark.parametrize("assignment", list(CORPUS))
+def test_the_solution_gets_full_marks_with_no_notes(graded, assignment):
+    """No framework noise on stderr, no false monkeypatch report after PyTorch or TensorFlow
+    imports; a named mistake in the PyTorch and GradientTape notebooks is graded and named."""
+    source = _source(assignment)
+    for variant in solution_students(assignment):
+        record = load_status(graded, assignment, variant.student)
+        assert record.state == "graded"
+        assert record.score == synthetic.expected_score(variant, source), variant.student
+        assert record.notes == [], f"{assignment}/{variant.student}: {record.notes}"
+        assert set(variant.mistakes) <= set(record.mistakes)
+    correct = load_status(graded, assignment, "correct")
+    assert correct.score == correct.max_score == sum(synthetic.test_points(source).values())
