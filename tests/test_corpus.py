@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import re
 import symtable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -240,18 +241,41 @@ def solution_students(assignment: str) -> list[synthetic.Variant]:
     return chosen
 
 
+class _Graded:
+    """The graded corpus: two course roots side by side, each assignment in one of them."""
+
+    def __init__(self, courses: dict[str, Course]):
+        self.by_assignment = courses
+
+    def __getitem__(self, assignment: str) -> Course:
+        return self.by_assignment[assignment]
+
+
 @pytest.fixture(scope="module")
 def graded(isolated_jupyter, tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
-    course = Course(Settings.from_env(root=root, cell_timeout=120))
-    pipeline.release(course, list(CORPUS))
-    for assignment in CORPUS:
-        everyone = students(assignment) + solution_students(assignment)
-        written = write_class(course, assignment, everyone, root / f"{assignment}.zip")
-        assert len(written) == len(everyone)
-        pipeline.collect(course, assignment, root / f"{assignment}.zip")
-        pipeline.autograde(course, assignment, jobs=2, force=True, progress=False)
-    return course
+    # Two course roots graded at the same time, one worker each: one root's runs (a few students
+    # per notebook, a start-up and a tail each) would leave one of the two cores idle much of the time.
+    halves = [list(CORPUS)[0::2], list(CORPUS)[1::2]]
+
+    courses = []
+    for number, names in enumerate(halves):  # nbgrader's release and collect, one after the other
+        root = tmp_path_factory.mktemp(f"corpus{number}")
+        course = Course(Settings.from_env(root=root, cell_timeout=120))
+        pipeline.release(course, names)
+        for assignment in names:
+            everyone = students(assignment) + solution_students(assignment)
+            written = write_class(course, assignment, everyone, root / f"{assignment}.zip")
+            assert len(written) == len(everyone)
+            pipeline.collect(course, assignment, root / f"{assignment}.zip")
+        courses.append(course)
+
+    def grade(names: list[str], course: Course) -> None:
+        for assignment in names:
+            pipeline.autograde(course, assignment, jobs=1, force=True, progress=False)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(grade, halves, courses))
+    return _Graded({a: course for names, course in zip(halves, courses) for a in names})
 
 
 def _scores(course, assignment) -> dict:
@@ -318,14 +342,14 @@ def test_a_mistake_never_shares_a_test_cell_with_another_answer():
 @pytest.mark.parametrize("assignment", list(CORPUS))
 def test_correct_answers_score_full_marks_and_mistakes_are_named(graded, assignment):
     book, corpus, problems = notebook(assignment), _corpus(assignment), []
-    scores = _scores(graded, assignment)
+    scores = _scores(graded[assignment], assignment)
     for number, held in enumerate(packed(assignment)):
         student = f"answers-{number}"
-        record = load_status(graded, assignment, student)
+        record = load_status(graded[assignment], assignment, student)
         if record.state != "graded":
             problems.append(f"{student}: {record.state} ({[a.describe() for a in held]})")
             continue
-        got, outputs = scores[student], _cell_outputs(graded, assignment, student)
+        got, outputs = scores[student], _cell_outputs(graded[assignment], assignment, student)
         mistakes = [a for a in held if not a.correct]
         for test, needs in book.depends.items():
             # A test cell no mistake reaches: full marks, or a correct answer it reaches was rejected.
@@ -364,10 +388,10 @@ def test_the_solution_gets_full_marks_with_no_notes(graded, assignment):
     imports; a named mistake in the PyTorch and GradientTape notebooks is graded and named."""
     source = _source(assignment)
     for variant in solution_students(assignment):
-        record = load_status(graded, assignment, variant.student)
+        record = load_status(graded[assignment], assignment, variant.student)
         assert record.state == "graded"
         assert record.score == synthetic.expected_score(variant, source), variant.student
         assert record.notes == [], f"{assignment}/{variant.student}: {record.notes}"
         assert set(variant.mistakes) <= set(record.mistakes)
-    correct = load_status(graded, assignment, "correct")
+    correct = load_status(graded[assignment], assignment, "correct")
     assert correct.score == correct.max_score == sum(synthetic.test_points(source).values())
