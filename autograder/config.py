@@ -256,7 +256,7 @@ def course_config(settings: Settings):
     # A submission that is not a readable notebook is graded as the blank assignment.
     c.Autograde.exporter_class = ReadableNotebookExporter
     # Feedback: nbgrader's own, for students (hidden tests hidden, MathJax inlined, no grader paths).
-    from .feedback import configure as configure_feedback
+    from .student_feedback import configure as configure_feedback
 
     configure_feedback(c)
     return c

@@ -115,7 +115,7 @@ def _page_text(html: str) -> str:
 
 def _test_cell_lines(hidden: bool) -> list[str]:
     """The code lines of the source notebook's test cells, inside (or outside) the hidden blocks."""
-    from autograder.feedback.preprocessors import BEGIN, END
+    from autograder.student_feedback.preprocessors import BEGIN, END
 
     lines = []
     for cell in SOURCE_NB.cells:
@@ -132,7 +132,7 @@ def _test_cell_lines(hidden: bool) -> list[str]:
 
 
 def test_feedback_hides_the_hidden_tests_and_ships_mathjax(graded):
-    from autograder.feedback.preprocessors import BEGIN
+    from autograder.student_feedback.preprocessors import BEGIN
 
     hidden, visible = _test_cell_lines(hidden=True), _test_cell_lines(hidden=False)
     assert len(hidden) >= 6 and any("seed=12)" in line for line in hidden)

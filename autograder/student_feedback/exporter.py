@@ -26,7 +26,7 @@ window.MathJax = {
 """
 
 WRAP_CSS = """
-/* autograder/feedback: a message wraps instead of running off the right edge */
+/* autograder/student_feedback: a message wraps instead of running off the right edge */
 div.output_area pre, div.output_subarea pre, div.output_text pre {
   white-space: pre-wrap; overflow-wrap: anywhere; word-break: normal;
 }
@@ -56,7 +56,7 @@ def mathjax_script() -> str:
     code = (_mathjax_dir() / "tex-svg.js").read_text(encoding="utf-8")
     code = code.replace("</script", "<\\/script")  # cannot close the element early
     return (f"<script>{_MATHJAX_CONFIG}</script>\n"
-            f"<!-- MathJax {_version()} (Apache 2.0), inlined by autograder/feedback -->\n"
+            f"<!-- MathJax {_version()} (Apache 2.0), inlined by autograder/student_feedback -->\n"
             f"<script>{code}</script>")
 
 
