@@ -55,6 +55,19 @@ def write_log(course: Course, assignment: str, student: str, text: str) -> Path:
     return path
 
 
+def summary_of_run(course: Course, assignment: str, student: str, result: dict,
+                   failure_prefix: str = "") -> StudentResult:
+    """The student's summary after nbgrader's autograde returned ``result``; a zero with the reason
+    when it failed or wrote no autograded notebook."""
+    missing = [nb for nb in course.notebook_ids(assignment)
+               if not course.autograded_notebook(assignment, student, nb).exists()]
+    if result.get("success") and not missing:
+        return summarize(course, assignment, student, state="graded")
+    reason = _failure_reason(result) if not result.get("success") else \
+        f"nbgrader wrote no autograded notebook for {', '.join(missing)}"
+    return record_failure(course, assignment, student, failure_prefix + reason)
+
+
 def autograde_student(course: Course, assignment: str, student: str) -> StudentResult:
     """Run nbgrader's autograde for one student; never raises for a bad submission."""
     started = time.monotonic()
@@ -67,14 +80,7 @@ def autograde_student(course: Course, assignment: str, student: str) -> StudentR
             break
         time.sleep(0.5 * 2 ** attempt)
     write_log(course, assignment, student, (result.get("log") or "") + (result.get("error") or ""))
-    missing = [nb for nb in course.notebook_ids(assignment)
-               if not course.autograded_notebook(assignment, student, nb).exists()]
-    if result.get("success") and not missing:
-        summary = summarize(course, assignment, student, state="graded")
-    else:
-        reason = _failure_reason(result) if not result.get("success") else \
-            f"nbgrader wrote no autograded notebook for {', '.join(missing)}"
-        summary = record_failure(course, assignment, student, reason)
+    summary = summary_of_run(course, assignment, student, result)
     summary.seconds = round(time.monotonic() - started, 2)
     summary.fingerprint = fingerprint
     status.save(course, summary)

@@ -192,7 +192,7 @@ class Recorder:
 
     def record(self, assignment: str, student: str, reply: dict, fingerprint: str) -> StudentResult:
         """Enter one student's returned grading; the status record is written last."""
-        from ..grading import _failure_reason, record_failure, summarize
+        from ..grading import record_failure, summary_of_run
 
         course = self.course
         status.forget(course, assignment, student)
@@ -214,14 +214,7 @@ class Recorder:
             append_log(course, assignment, student, "----- entered in the instructor's gradebook "
                        f"in {time.monotonic() - started:.2f} s\n"
                        + (result.get("log") or "") + (result.get("error") or ""))
-            absent = [nb for nb in course.notebook_ids(assignment)
-                      if not course.autograded_notebook(assignment, student, nb).exists()]
-            if result.get("success") and not absent:
-                summary = summarize(course, assignment, student, state="graded")
-            else:
-                reason = _failure_reason(result) if not result.get("success") else \
-                    f"nbgrader wrote no autograded notebook for {', '.join(absent)}"
-                summary = record_failure(course, assignment, student, f"recording failed: {reason}")
+            summary = summary_of_run(course, assignment, student, result, "recording failed: ")
         else:
             reason = remote.reason or (f"nbgrader wrote no autograded notebook for {', '.join(missing)}"
                                        if missing else "nbgrader failed")
