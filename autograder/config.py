@@ -284,10 +284,13 @@ def write_course_config(settings: Settings) -> Path:
         return path
     text = (
         f"{CONFIG_FILE_MARKER}\n"
+        "import os\n"
         "import sys\n"
         f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
         "from autograder.config import configure\n"
-        f"configure(get_config(), root={str(root)!r}, source={str(settings.source)!r})\n"
+        "# The course root is the folder this file is in, so a copied or moved course grades itself.\n"
+        "configure(get_config(), root=os.path.dirname(os.path.abspath(__file__)), "
+        f"source={str(settings.source)!r})\n"
     )
     if path.exists():
         current = path.read_text()

@@ -18,7 +18,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .common import Timing
+from .common import Timing, scratch_home
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "01_numpy_by_hand"
@@ -55,7 +55,7 @@ def _scores(root: Path) -> dict[str, float]:
 
 
 def _env() -> dict:
-    home = tempfile.mkdtemp(prefix="bench-home-")
+    home = scratch_home()
     env = dict(os.environ, HOME=home, JUPYTER_CONFIG_DIR=f"{home}/.jupyter",
                JUPYTER_DATA_DIR=f"{home}/.local/share/jupyter", PYTHONWARNINGS="ignore")
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
@@ -196,6 +196,22 @@ def cluster_overhead(students: int = 20) -> dict:
             "cluster_seconds_per_student_entering_the_gradebook": entering}
 
 
+def _check_every_student_graded(root: Path, students: int) -> None:
+    """A timing counts only when every student is in the gradebook and copies of one variant agree."""
+    import nbformat
+
+    from autograder.demo.synthetic import test_points
+
+    full = sum(test_points(nbformat.read(str(ROOT / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), 4)).values())
+    scores = _scores(root)
+    by_variant: dict[str, set] = {}
+    for student, score in scores.items():
+        by_variant.setdefault(student.rsplit("-", 1)[0], set()).add(score)
+    if len(scores) != students or any(len(s) != 1 for s in by_variant.values()) \
+            or by_variant.get("correct") != {full}:
+        raise AssertionError(f"{root}: {len(scores)} of {students} students graded, scores {by_variant}")
+
+
 def cluster_scaling(sizes=(10, 40)) -> dict:
     """Time of one ``--cluster`` run (2 one-thread workers) against class size."""
     folder = Path(tempfile.mkdtemp(prefix="bench-dask-"))
@@ -207,6 +223,7 @@ def cluster_scaling(sizes=(10, 40)) -> dict:
             try:
                 t = Timing(f"autograde --cluster (2 workers x 1 thread), {size} students")
                 t.seconds.append(_on_cluster(root, address))
+                _check_every_student_graded(root, size)
             finally:
                 shutil.rmtree(root, ignore_errors=True)
             rows.append(t.row())

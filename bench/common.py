@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass, field
+
+
+_HOMES: list[str] = []
+
+
+def scratch_home() -> str:
+    """A fresh, empty home folder for one measured command (no user Jupyter config); removed at exit."""
+    if not _HOMES:
+        atexit.register(lambda: [shutil.rmtree(h, ignore_errors=True) for h in _HOMES])
+    _HOMES.append(tempfile.mkdtemp(prefix="bench-home-"))
+    return _HOMES[-1]
 
 
 @dataclass

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
-from .common import interleave
+from .common import interleave, scratch_home
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR_CODE = (
@@ -20,7 +19,7 @@ FLOOR_CODE = (
 
 
 def _isolated_env():
-    home = tempfile.mkdtemp(prefix="bench-home-")
+    home = scratch_home()
     os.environ.update(HOME=home, JUPYTER_CONFIG_DIR=f"{home}/.jupyter", JUPYTER_DATA_DIR=f"{home}/.local/share/jupyter")
 
 

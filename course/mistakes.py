@@ -513,7 +513,6 @@ _SHUFFLED_RUNS = 64
 def _minibatch_runs(x, y, orders, batch_size, *, lr, epochs, w0, b0, reduction):
     """Final ``(w, b)`` arrays of mini-batch gradient descent, one run per row of ``orders``
     (``orders[run, epoch]`` is that epoch's order of the points), float64."""
-    from numpy import arange as _arange
 
     runs = orders.shape[0]
     w, b = _full(runs, w0, dtype=_float64), _full(runs, b0, dtype=_float64)

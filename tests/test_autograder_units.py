@@ -4,6 +4,7 @@ the guard, the configuration, the synthetic students and the status records."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -180,6 +181,11 @@ def test_a_course_root_elsewhere_gets_its_own_config_file(tmp_path, monkeypatch)
     path = config.write_course_config(settings)
     loaded = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
     assert Path(loaded.CourseDirectory.root) == tmp_path / "course"
+    # A copy of the course root grades itself, not the folder it was copied from.
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_path / "course", copy)
+    loaded = PyFileConfigLoader(path.name, path=str(copy)).load_config()
+    assert Path(loaded.CourseDirectory.root) == copy
     # A config file the instructor wrote is never overwritten.
     path.write_text("c = get_config()\n")
     config.write_course_config(settings)

@@ -43,6 +43,8 @@ from .remote import Recorder, assignment_bundle, grade_payload, private_settings
 
 #: How long to wait for the cluster's first worker (s); ``$GD_CLUSTER_WAIT`` overrides.
 WAIT_FOR_WORKERS_S = 120
+#: How long to wait for the scheduler to answer (s); never longer than the wait for workers.
+CONNECT_S = 30
 
 _thread = threading.local()
 
@@ -99,12 +101,12 @@ class Cluster:
         from distributed import Client
 
         self.address, self.sandbox = address, sandbox
+        wait = float(os.environ.get("GD_CLUSTER_WAIT") or WAIT_FOR_WORKERS_S)
         try:
-            self.client = Client(address, timeout="30s", set_as_default=False)
+            self.client = Client(address, timeout=f"{min(CONNECT_S, wait):g}s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
             raise CourseError(f"cannot reach the Dask scheduler at {address}: {error}") from None
         try:
-            wait = float(os.environ.get("GD_CLUSTER_WAIT") or WAIT_FOR_WORKERS_S)
             try:
                 self.client.wait_for_workers(1, timeout=wait)
             except TimeoutError:

@@ -11,6 +11,7 @@ process group would kill bubblewrap itself.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -45,7 +46,10 @@ def ensure_kernelspec(prefix: str | Path = sys.prefix) -> Path | None:
         if path.exists() and path.read_text() == text:
             return path
         folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        # Atomic: a grading run starting at this moment reads the old file or the new, never half.
+        partial = folder / f".kernel.json.{os.getpid()}"
+        partial.write_text(text)
+        os.replace(partial, path)
     except OSError:
         return None
     return path
