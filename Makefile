@@ -22,13 +22,13 @@ lab: setup
 	@$(BIN)/python -m autograder.classroom.workspace --port $(PORT)
 
 # Two pytest workers (half the cores on a bigger machine): much of the suite waits on servers,
-# timeouts and browsers rather than computing. Each module runs whole in one worker (tests/conftest.py).
+# timeouts and browsers rather than computing. Each module runs whole in one worker, longest first (tests/conftest.py).
 # `make test PYTEST_WORKERS=0` runs in one process.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? 2 : n / 2 )))
 
 test: setup
 	@tools/test_setup.sh
-	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
 
 bench: setup
 	@$(BIN)/python bench/run.py

@@ -7,9 +7,6 @@ import sys
 
 import pytest
 
-#: Modules that share a session fixture run in one xdist worker (``make test`` runs two),
-#: so the fixture's work happens once: test_prose_figures reads test_notebooks' executions.
-SHARED_WORKER = {"test_prose_figures": "test_notebooks"}
 #: The longest modules (minutes each, most of them grading whole classes) start first, so
 #: neither worker is left with one of them at the end while the other sits idle.
 LONGEST_FIRST = ("test_corpus", "test_autograder_e2e", "test_notebooks", "test_prose_figures", "test_sandbox",
@@ -46,19 +43,15 @@ def notebook_runs(tmp_path_factory):
     """
     from test_notebooks import NotebookRuns
 
-    return NotebookRuns(tmp_path_factory.mktemp("notebook-runs"), tmp_path_factory.mktemp("mplconfig"))
+    # Under pytest-xdist each worker has its own base folder inside the run's: the run's is shared.
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent / "notebook-runs-shared" if os.environ.get("PYTEST_XDIST_WORKER") else None
+    return NotebookRuns(tmp_path_factory.mktemp("notebook-runs"), tmp_path_factory.mktemp("mplconfig"), shared)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Group tests by module for ``--dist loadgroup`` and put the longest modules first.
-
-    A module's tests stay in one worker, so a module-scoped fixture (a graded class) is
-    built once.  The order is deterministic: every xdist worker collects the same list.
-    """
-    def module(item) -> str:
-        return item.path.stem
-
+    """The longest modules first (``make test`` runs ``--dist loadfile``: a module stays in one worker,
+    so its module-scoped fixtures, whole graded classes, are built once).  Deterministic: every
+    xdist worker collects the same list."""
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(module(item), len(rank)))  # stable: file order otherwise
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(SHARED_WORKER.get(module(item), module(item))))
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))  # stable: file order otherwise

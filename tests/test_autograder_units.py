@@ -148,7 +148,7 @@ def test_guard_imports_the_real_checks_even_with_a_fake_course_folder(tmp_path):
               "print(course.checks.__file__)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert Path(done.stdout.strip()) == REPO / "course" / "checks.py"
+    assert Path(done.stdout.strip()) == REPO / "course" / "checks" / "__init__.py"
 
 
 # -- configuration ------------------------------------------------------------------------------

@@ -575,4 +575,4 @@ def test_the_learners_own_frames_are_kept_when_their_code_raised():
         checks.check_predict(broken)
     shown = "\n".join(caught.value._render_traceback_())
     assert "KeyError" in shown and "in broken" in shown and "in helper" in shown
-    assert "course/checks.py" not in shown and "in _call" not in shown
+    assert "course/checks" not in shown and "in _call" not in shown

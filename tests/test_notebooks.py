@@ -134,11 +134,18 @@ def error_summary(output) -> str:
 
 
 class NotebookRuns:
-    """Executes each notebook (source or release) once and remembers the result."""
+    """Executes each notebook (source or release) once per test run and remembers the result.
 
-    def __init__(self, scratch: Path, shared_mpl_dir: Path):
+    ``shared`` is a folder every pytest worker of this run sees: the first worker to need an
+    execution does it (holding a lock) and writes the executed notebook there; the others wait
+    on the lock and read it, so test_notebooks and test_prose_figures pay each execution once
+    even when they run in different workers.
+    """
+
+    def __init__(self, scratch: Path, shared_mpl_dir: Path, shared: Path | None = None):
         self.scratch = scratch
         self.shared_mpl_dir = shared_mpl_dir
+        self.shared = shared or scratch
         self.cache: dict[tuple[Path, str], object] = {}
 
     def source(self, nb_path: Path):
@@ -148,9 +155,20 @@ class NotebookRuns:
         return self._run(nb_path, "release", make_release(read(nb_path)))
 
     def _run(self, nb_path: Path, kind: str, nb):
+        import fcntl
+
         key = (nb_path, kind)
         if key not in self.cache:
-            self.cache[key] = self._execute(nb, nb_path.parent, self.scratch / f"{nb_path.stem}-{kind}")
+            self.shared.mkdir(parents=True, exist_ok=True)
+            done = self.shared / f"{nb_path.stem}-{kind}.ipynb"
+            with open(self.shared / f"{nb_path.stem}-{kind}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not done.exists():
+                    executed = self._execute(nb, nb_path.parent, self.scratch / f"{nb_path.stem}-{kind}")
+                    partial = done.with_suffix(f".{os.getpid()}.partial")
+                    nbformat.write(executed, str(partial))
+                    partial.replace(done)
+                self.cache[key] = nbformat.read(str(done), 4)
         return self.cache[key]
 
     def _execute(self, nb, cwd: Path, home: Path):

@@ -1,0 +1,214 @@
+"""The named mistakes (:data:`MISTAKES`), the tolerances a learner's numbers are judged with, and a
+:class:`Diagnosis`: a mistake matched, with the numbers that explain it."""
+
+from __future__ import annotations
+
+# Bound at import time on purpose (see course.convert): a learner who rebinds
+# a builtin or a NumPy function in their session cannot change a diagnosis.
+from builtins import (
+    dict, float, isinstance, str,
+)
+from dataclasses import dataclass, field
+
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Tolerances.  Learners run in float32 (PyTorch, TensorFlow, Keras); the reference runs in
+# float64.  float32 carries ~7 significant digits and hundreds of epochs of it drift by ~1e-6
+# relative (tests/test_reference.py sees < 1e-5), so 1e-4 passes every correct float32 run
+# with margin, while each named mistake moves the numbers by far more than that.
+RTOL = 1e-4
+# Near the minimum a float32 loss is the small difference of numbers the size of y, so its
+# absolute precision is set by y's scale (mean of y² for the mean loss), not by the loss:
+# losses get an absolute slack of RTOL · LOSS_FLOOR · mean(y²).
+LOSS_FLOOR = 1e-2
+# A run whose numbers are 1e8 times larger than anything a healthy run holds has diverged:
+# float32 and float64 overflow at different epochs, so past this every value (huge, inf or
+# NaN) counts as "blown up" and matches any other blown-up value.
+BLOWUP = 1e8
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One named mistake: a stable id for reports, a title, why it gives these numbers, the fix."""
+
+    id: str
+    title: str
+    why: str  # a template: {n}, {lr}, {bound}, {epochs}, … come from the diagnosis details
+    fix: str
+
+
+MISTAKES = {m.id: m for m in [
+    Mistake("sum_reduction", "loss summed instead of averaged",
+            "with a summed loss (reduction='sum', or the old MSELoss(size_average=False)) every gradient is "
+            "n = {n} times larger, as if the learning rate were {n}× larger",
+            "average the loss: nn.MSELoss() (reduction='mean'), np.mean(...) or tf.reduce_mean(...)"),
+    Mistake("mean_reduction", "loss averaged instead of summed",
+            "this exercise uses the summed loss (reduction='sum'); the mean makes every step n = {n} times smaller",
+            "sum the squared errors: reduction='sum', .sum() or tf.reduce_sum(...)"),
+    Mistake("no_zero_grad", "gradients never zeroed",
+            "backward() adds the new gradient to .grad, so without zeroing every step uses the sum of all "
+            "gradients so far and the steps keep growing",
+            "zero the gradients once per epoch: optimizer.zero_grad(), or w.grad.zero_() and b.grad.zero_() "
+            "after the update"),
+    Mistake("sign_flip", "gradient sign flipped",
+            "adding the gradient moves uphill, so the loss grows instead of shrinking",
+            "step against the gradient: w = w - lr * dw and b = b - lr * db"),
+    Mistake("grad_x2", "gradient twice as large",
+            "every step is exactly twice the right one: the gradient has an extra factor 2 "
+            "(4/n instead of 2/n), or the learning rate was doubled",
+            "dw = (2/n)·Σ(w·x + b − y)·x and db = (2/n)·Σ(w·x + b − y), with the lr you were given"),
+    Mistake("grad_half", "the factor 2 dropped from the gradient",
+            "every step is exactly half the right one: the 2 from differentiating the square is missing "
+            "(that is the gradient of ½·MSE), or the learning rate was halved",
+            "dw = (2/n)·Σ(w·x + b − y)·x and db = (2/n)·Σ(w·x + b − y), with the lr you were given"),
+    Mistake("only_w", "only w is updated",
+            "b never moved from its start b0 = {b0}",
+            "update b as well: b = b - lr * db (in PyTorch b needs requires_grad=True and must be given to "
+            "the optimizer)"),
+    Mistake("only_b", "only b is updated",
+            "w never moved from its start w0 = {w0}",
+            "update w as well: w = w - lr * dw (in PyTorch w needs requires_grad=True and must be given to "
+            "the optimizer)"),
+    Mistake("no_update", "the parameters never changed",
+            "w and b are still the starting values w0 = {w0}, b0 = {b0}: no update reached them",
+            "keep the updated values (update in place under torch.no_grad(), or assign and return the new "
+            "w and b) and make sure the loop runs"),
+    Mistake("swapped", "w and b swapped",
+            "your w is the expected b and your b the expected w",
+            "keep the order (w, b): Keras get_weights() is [kernel = w, bias = b]; nn.Linear has .weight = w "
+            "and .bias = b"),
+    Mistake("broadcast_nxn", "[N, 1] predictions against [N] targets",
+            "subtracting an [N] target from an [N, 1] prediction broadcasts to an N×N table of every "
+            "prediction minus every target, so the loss pulls every prediction towards the mean of y "
+            "(PyTorch warns about the target size, NumPy says nothing)",
+            "give predictions and targets the same shape before the loss: y.reshape(-1, 1), "
+            "or pred.reshape(-1)"),
+    Mistake("diverged", "learning rate too large: the run diverged",
+            "the steps grew until the numbers overflowed; on this data gradient descent is stable only for "
+            "lr < {bound} (2 / the largest eigenvalue of the loss's Hessian, reduction='{reduction}'), "
+            "and the exercise's lr = {lr} is {stability}",
+            "use the lr you were given, average the loss and step against the gradient"),
+    Mistake("epochs_off", "wrong number of epochs",
+            "your w and b are what the reference reaches after {epochs_run} epochs, not {epochs}",
+            "run exactly {epochs} updates, one per epoch: for epoch in range(epochs)"),
+    Mistake("loss_shifted", "loss history off by one",
+            "w and b are right but {shift}",
+            "record one loss per epoch, computed before that epoch's update, so losses[0] is the loss "
+            "at the start (w0, b0)"),
+    Mistake("wrong_lr", "a different learning rate",
+            "your values match lr = {lr_used} instead of lr = {lr}",
+            "use the lr you were given (inside a function: its lr argument, not a variable from elsewhere)"),
+    Mistake("wrong_start", "a different starting point",
+            "your values match starting from w0 = {w0_used}, b0 = {b0_used} instead of w0 = {w0}, b0 = {b0}",
+            "start from the w0 and b0 you were given (inside a function: its w0, b0 arguments)"),
+    Mistake("wrong_data", "trained on different data",
+            "your values match training on {dataset} instead of the x and y you were given",
+            "train on the x and y passed in (inside a function: its arguments, not variables from elsewhere)"),
+    # Keras fit's defaults (batch_size=32, shuffle=True): several updates per epoch.
+    Mistake("minibatches", "mini-batches instead of one full batch",
+            "your w and b are what {batches} updates per epoch on in-order batches of {batch_size} give: "
+            "model.fit's default batch_size is 32 and this data has {n} points",
+            "train full batch: model.fit(..., batch_size=len(x), shuffle=False), one update per epoch"),
+    Mistake("shuffled_minibatches", "mini-batches in shuffled order",
+            "your w and b lie among the runs of model.fit's defaults, batch_size=32 and shuffle=True: "
+            "{batches} updates per epoch on batches drawn in a random order (this data has {n} points)",
+            "train full batch: model.fit(..., batch_size=len(x), shuffle=False), one update per epoch"),
+    # Slips of the "predict the number" exercises (check_value's slips).
+    Mistake("n_minus_1", "divided by n − 1",
+            "the sum of the squared errors was divided by n − 1 = {n_minus_1} (the sample-variance habit) "
+            "instead of n = {n}",
+            "the mean squared error divides by n: sum of squared errors / {n}"),
+    Mistake("one_backward", "only one backward() counted",
+            "that is the gradient of a single backward() call; backward() adds into .grad, so after two "
+            "calls without zeroing .grad holds the sum of both",
+            "add the two gradients: .grad accumulates until you zero it"),
+    Mistake("grad_reset", "gradient assumed to reset",
+            "backward() does not replace .grad, and it never sets it to zero: it adds the new gradient",
+            "add the two gradients: .grad accumulates until you zero it"),
+    Mistake("floor_batches", "the last, smaller batch left out",
+            "that counts only the full batches; fit also trains on the last, smaller one",
+            "count the batches rounding up: ceil(n / batch_size)"),
+    Mistake("one_per_sample", "one update per sample",
+            "that is plain SGD, one update per point; fit updates once per batch",
+            "count the batches: ceil(n / batch_size), batch_size=32 by default"),
+    Mistake("full_batch_count", "one update per epoch",
+            "one update per epoch is full-batch gradient descent; fit's default batch_size is 32",
+            "count the batches: ceil(n / batch_size), batch_size=32 by default"),
+    Mistake("lr_divided", "divided where it should multiply",
+            "the mean's gradient is n = {n} times smaller than the sum's, so its learning rate must be n times "
+            "larger, not smaller",
+            "multiply by n: lr_mean = n · lr_sum"),
+    Mistake("least_squares_b", "the intercept of the right fit",
+            "that is the b of the correct least-squares line; with [N, 1] predictions against [N] targets "
+            "the loss compares every prediction with every target",
+            "every prediction is pulled towards every target: the best constant is the mean of y"),
+    Mistake("b_stays_zero", "b assumed to stay at zero",
+            "b does move: with every prediction compared with every target, w goes to 0 and b to the mean of y",
+            "the best constant prediction for all targets at once is their mean"),
+    # Mistakes of the small functions (check_mse) rather than of a whole run.
+    Mistake("rmse", "square root of the MSE",
+            "the value is the root mean squared error (the square root of the MSE)",
+            "leave out the square root: mean((y_pred - y) ** 2)"),
+    Mistake("abs_error", "absolute instead of squared errors",
+            "the value is the mean absolute error, mean(|y_pred − y|)",
+            "square the errors: mean((y_pred - y) ** 2)"),
+    Mistake("half_loss", "an extra factor ½",
+            "the value is ½·MSE (a convention some books use to simplify the gradient)",
+            "leave out the 0.5: mean((y_pred - y) ** 2)"),
+    # Mistakes of the Glorot-range exercise (check_glorot_limit).
+    Mistake("glorot_variance", "the variance, not the limit",
+            "the value is Glorot's variance 2 / (fan_in + fan_out), not the half-width of the range",
+            "a uniform distribution on [−ℓ, ℓ] has variance ℓ²/3: solve ℓ²/3 = 2 / (fan_in + fan_out) for ℓ"),
+    Mistake("glorot_std", "the standard deviation, not the limit",
+            "the value is the standard deviation √(2 / (fan_in + fan_out)) (Glorot *normal*'s), "
+            "√3 times smaller than the uniform range's half-width",
+            "a uniform distribution on [−ℓ, ℓ] has standard deviation ℓ/√3: ℓ = √3 · √(2 / (fan_in + fan_out))"),
+    Mistake("glorot_no_sqrt", "the square root left out",
+            "the value is 6 / (fan_in + fan_out), the square of the limit",
+            "take the square root: ℓ = √(6 / (fan_in + fan_out))"),
+    Mistake("glorot_full_width", "the full width, not the half-width",
+            "the value is twice the limit ℓ: the width 2ℓ of the range [−ℓ, ℓ]",
+            "return ℓ, half the width: the variance of a uniform [−ℓ, ℓ] is (2ℓ)²/12 = ℓ²/3"),
+    Mistake("glorot_fan_in", "fan_in alone instead of the average of the fans",
+            "the value uses fan_in only ({formula}), as LeCun's or He's initialisers do; Glorot averages "
+            "fan_in and fan_out",
+            "use the average of the fans: variance 2 / (fan_in + fan_out), so ℓ = √(6 / (fan_in + fan_out))"),
+    Mistake("torch_linear_bound", "PyTorch's range, not Keras's",
+            "the value is 1/√fan_in, the range nn.Linear draws its weights from (kaiming_uniform_ with a = √5)",
+            "Keras's Dense uses Glorot uniform: ℓ = √(6 / (fan_in + fan_out))"),
+]}
+
+
+class _Defaults(dict):
+    """Fills a template field the details do not provide with '?' instead of failing."""
+
+    def __missing__(self, key):
+        return "?"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A mistake the learner's values match, with the numbers that explain it."""
+
+    id: str
+    details: dict = field(default_factory=dict)
+
+    @property
+    def mistake(self) -> Mistake:
+        return MISTAKES[self.id]
+
+    def explain(self) -> str:
+        """``title: why. Fix: fix.`` with the details filled in."""
+        values = _Defaults({key: _short(value) for key, value in self.details.items()})
+        why = self.mistake.why.format_map(values)
+        fix = self.mistake.fix.format_map(values)
+        return f"*{self.mistake.title}*: {why}. Fix: {fix}."
+
+
+def _short(value):
+    """Numbers in messages: 5 significant digits, ``0.01`` not ``0.010000000000000002``."""
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    return value
