@@ -1,6 +1,6 @@
 """Goals 2 and 5 (class size): the CLI's parallel autograde against stock serial ``nbgrader autograde``.
 
-Both grade the same synthetic class (``autograder.demo.synthetic``: correct,
+Both grade the same synthetic class (``autograder.demo.catalogue``: correct,
 partial, each named mistake, broken; repeated under new names to reach the
 class size) in two copies of one course root, so neither run finds work the
 other did.  The scores must be identical: a speed-up that changes a grade
@@ -30,7 +30,7 @@ def _class_root(students: int) -> Path:
     from autograder.config import Settings
     from autograder.course_dir import Course
     from autograder.demo.run import write_class
-    from autograder.demo.synthetic import class_variants
+    from autograder.demo.catalogue import class_variants
 
     root = Path(tempfile.mkdtemp(prefix="bench-class-"))
     course = Course(Settings.from_env(root=root))

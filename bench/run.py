@@ -36,7 +36,7 @@ GOALS = {  # key: (goal, "higher" or "lower" is better)
 
 
 def _parts(runs: int, students: int, cluster_sizes=(10, 40)):
-    from bench import autograde, cost, keras_path, notebooks_floor, sandbox, scaling, slider
+    from bench import autograde, cost, first_contact, keras_path, notebooks_floor, sandbox, scaling, slider
 
     return {
         "keras": lambda: keras_path.measure(runs),
@@ -50,6 +50,7 @@ def _parts(runs: int, students: int, cluster_sizes=(10, 40)):
         "class_scaling": lambda: autograde.class_scaling(sizes=(10, 20, 40)),
         "cluster": lambda: autograde.cluster_overhead(students=students),
         "cluster_scaling": lambda: autograde.cluster_scaling(sizes=cluster_sizes),
+        "first_contact": lambda: first_contact.measure(),
     }
 
 
@@ -71,7 +72,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each measurement")
     parser.add_argument("--students", type=int, default=20, help="class size for the autograde goal")
-    parser.add_argument("--only", action="append", help="run only these parts (keras, slider, notebooks, autograde, scaling, class_scaling, cluster, cluster_scaling)")
+    parser.add_argument("--only", action="append", help="run only these parts (keras, slider, notebooks, autograde, course_autograde, grading_breakdown, "
+                             "scaling, sandbox, class_scaling, cluster, cluster_scaling, first_contact)")
     parser.add_argument("--cluster-160", action="store_true",
                         help="add a 160-student class to cluster_scaling (about 10 more minutes on 2 cores)")
     args = parser.parse_args(argv)

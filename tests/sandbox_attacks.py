@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autograder.demo import synthetic
+from autograder.demo import catalogue, synthetic
 
 #: Written into every attacker's output when an attempt got through (the test looks for it).
 BREACH = "SANDBOX-BREACH"
@@ -182,7 +182,7 @@ for db in glob.glob("/tmp/**/*.sqlite", recursive=True) + glob.glob("/home/**/*.
 
 def _after_first_test(code: str):
     def change(nb):
-        first = synthetic._index(nb, synthetic.test_ids(nb)[0])
+        first = catalogue._index(nb, synthetic.test_ids(nb)[0])
         nb.cells.insert(first + 1, synthetic.nbformat.v4.new_code_cell(code))
     return change
 
@@ -204,7 +204,7 @@ class Targets:
 def attack_variants(targets: Targets) -> list[synthetic.Variant]:
     values = {**targets.__dict__, "victims": list(targets.victims), "breach": BREACH}
     return [synthetic.Variant(name, f"the correct answers plus a cell that tries: {name[7:]}",
-                              change=synthetic._insert_after_setup(code.format(**values)))
+                              change=catalogue._insert_after_setup(code.format(**values)))
             for name, code in ATTACKS.items()] + [
         synthetic.Variant("attack-history", "the correct answers plus a cell after the first test that "
                           "prints what the kernel remembers of it", change=_after_first_test(HISTORY_ATTACK))]

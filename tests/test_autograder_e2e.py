@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.demo import synthetic
+from autograder.demo import catalogue, synthetic
 from autograder.cli import main
 from autograder.config import Settings
 from autograder.course_dir import Course
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "01_numpy_by_hand"
 SOURCE_NB = nbformat.read(str(REPO / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), 4)
-CLASS = synthetic.class_variants(ASSIGNMENT)
+CLASS = catalogue.class_variants(ASSIGNMENT)
 BY_NAME = {v.student: v for v in CLASS}
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.demo import synthetic
+from autograder.demo import catalogue, synthetic
 from autograder.cli import main
 from autograder.config import Settings
 from autograder.course_dir import Course
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "01_numpy_by_hand"
 SOURCE_NB = nbformat.read(str(REPO / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), 4)
-HOSTILE = {v.student: v for v in synthetic.hostile_variants()}
-CONTROL = {v.student: v for v in synthetic.generic_variants() if v.student in ("correct", "partial")}
+HOSTILE = {v.student: v for v in catalogue.hostile_variants()}
+CONTROL = {v.student: v for v in catalogue.generic_variants() if v.student in ("correct", "partial")}
 CLASS = {**HOSTILE, **CONTROL}
 CELL_TIMEOUT = 8
 MEMORY_MB = 1500

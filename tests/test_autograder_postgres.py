@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.demo import synthetic
+from autograder.demo import catalogue, synthetic
 from autograder.cli import main
 from autograder.config import Settings
 from autograder.course_dir import Course
@@ -97,7 +97,7 @@ def test_autograde_with_a_postgresql_gradebook(postgres_url, tmp_path, monkeypat
     db = ["--root", str(root), "--db-url", postgres_url]
     assert main(["release", ASSIGNMENT, *db]) == 0
     course = Course(Settings.from_env(root=root, db_url=postgres_url))
-    variants = [v for v in synthetic.class_variants(ASSIGNMENT) if v.student in STUDENTS]
+    variants = [v for v in catalogue.class_variants(ASSIGNMENT) if v.student in STUDENTS]
     write_class(course, ASSIGNMENT, variants, tmp_path / "class.zip")
     assert main(["collect", ASSIGNMENT, str(tmp_path / "class.zip"), *db]) == 0
     assert main(["autograde", ASSIGNMENT, *db, "--jobs", "2", "--no-progress"]) == 0

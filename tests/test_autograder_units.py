@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from autograder import config
-from autograder.demo import synthetic
+from autograder.demo import catalogue, synthetic
 from autograder.preprocessors import scan
 from autograder.notes import add_note, read_notes
 from autograder.preprocessors import read_submission, visible_test_source
@@ -207,7 +207,7 @@ def notebook_01():
 
 def test_every_variant_fits_notebook_01(notebook_01):
     source, release = notebook_01
-    variants = synthetic.class_variants("01_numpy_by_hand") + synthetic.hostile_variants()
+    variants = catalogue.class_variants("01_numpy_by_hand") + catalogue.hostile_variants()
     assert len({v.student for v in variants}) == len(variants)
     for variant in variants:
         text = synthetic.build_student(source, release, synthetic.resolve(variant, source))
@@ -221,7 +221,7 @@ def test_every_variant_fits_notebook_01(notebook_01):
 def test_the_correct_student_is_the_solution_and_a_mistake_changes_only_its_cell(notebook_01):
     source, release = notebook_01
     correct = nbformat.reads(synthetic.build_student(source, release, synthetic.Variant("c", "")), 4)
-    variant = next(v for v in synthetic.class_variants("01_numpy_by_hand") if v.student == "mistake-sum-mse")
+    variant = next(v for v in catalogue.class_variants("01_numpy_by_hand") if v.student == "mistake-sum-mse")
     buggy = nbformat.reads(synthetic.build_student(source, release, variant), 4)
     changed = [synthetic._nbgrader(a).get("grade_id") for a, b in zip(correct.cells, buggy.cells)
                if a.source != b.source]
@@ -234,8 +234,8 @@ def test_named_mistakes_are_ids_the_checks_know():
     from course.mistakes import MISTAKES
 
     known = {m.id for m in (MISTAKES.values() if isinstance(MISTAKES, dict) else MISTAKES)}
-    for assignment in synthetic.NAMED_MISTAKES:
-        for variant in synthetic.class_variants(assignment):
+    for assignment in catalogue.NAMED_MISTAKES:
+        for variant in catalogue.class_variants(assignment):
             assert set(variant.mistakes) <= known, variant.student
 
 
@@ -250,7 +250,7 @@ def test_an_edit_that_no_longer_fits_is_an_error(notebook_01):
 def test_expected_scores_come_from_the_notebook_points(notebook_01):
     source, _ = notebook_01
     points = synthetic.test_points(source)
-    by_name = {v.student: v for v in synthetic.class_variants("01_numpy_by_hand")}
+    by_name = {v.student: v for v in catalogue.class_variants("01_numpy_by_hand")}
     assert synthetic.expected_score(by_name["correct"], source) == sum(points.values())
     assert synthetic.expected_score(by_name["blank"], source) == 0
     assert synthetic.expected_score(by_name["mistake-swapped"], source) == \

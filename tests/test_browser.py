@@ -620,12 +620,12 @@ def test_feedback_page_reads_offline(isolated_jupyter, playwright, tmp_path):
     from autograder import pipeline
     from autograder.config import Settings
     from autograder.course_dir import Course
-    from autograder.demo import synthetic
+    from autograder.demo import catalogue
     from autograder.demo.run import write_class
 
     course = Course(Settings.from_env(root=tmp_path / "class"))
     pipeline.release(course, [ASSIGNMENT])
-    student = next(v for v in synthetic.class_variants(ASSIGNMENT) if v.student == MISTAKE_STUDENT)
+    student = next(v for v in catalogue.class_variants(ASSIGNMENT) if v.student == MISTAKE_STUDENT)
     write_class(course, ASSIGNMENT, [student], tmp_path / "class.zip")
     pipeline.collect(course, ASSIGNMENT, tmp_path / "class.zip")
     pipeline.autograde(course, ASSIGNMENT, progress=False)

@@ -29,7 +29,7 @@ import pytest
 from autograder.cli import main
 from autograder.config import Settings
 from autograder.course_dir import Course
-from autograder.demo import synthetic
+from autograder.demo import catalogue, synthetic
 from autograder.demo.run import write_class
 from autograder.status import load as load_status
 
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "01_numpy_by_hand"
 SOURCE_NB = nbformat.read(str(REPO / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), 4)
-ALL = {v.student: v for v in synthetic.class_variants(ASSIGNMENT) + synthetic.hostile_variants()}
+ALL = {v.student: v for v in catalogue.class_variants(ASSIGNMENT) + catalogue.hostile_variants()}
 #: Correct, mistaken, broken and hostile students (kept small: the machine has two cores).
 CLASS = ["correct", "partial", "mistake-sum-mse", "mistake-swapped", "broken-json", "hostile-os-exit",
          "hostile-monkeypatch", "hostile-infinite-loop"]
@@ -328,7 +328,7 @@ def test_the_sandbox_is_in_force_on_the_workers(cluster, tmp_path, monkeypatch):
         pytest.skip(f"sandbox not usable here: {missing}")
     port = int(cluster.rsplit(":", 1)[1])
     probe = synthetic.Variant("sandbox-probe", "looks for the gradebook, the solutions and the network",
-                              change=synthetic._insert_after_setup(PROBE.replace("PORT", str(port))))
+                              change=catalogue._insert_after_setup(PROBE.replace("PORT", str(port))))
     ALL["sandbox-probe"] = probe
     seen = {}
     for sandbox in ("1", "0"):

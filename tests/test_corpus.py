@@ -33,7 +33,7 @@ import pytest
 from autograder import pipeline
 from autograder.config import Settings
 from autograder.course_dir import Course
-from autograder.demo import synthetic
+from autograder.demo import catalogue, synthetic
 from autograder.demo.run import write_class
 from autograder.status import load as load_status
 
@@ -234,7 +234,7 @@ WITH_MISTAKE = ("02_torch_manual", "05_gradient_tape")
 
 def solution_students(assignment: str) -> list[synthetic.Variant]:
     """The instructor's solution (and, in WITH_MISTAKE, one named mistake), graded in the same run."""
-    variants = synthetic.class_variants(assignment)
+    variants = catalogue.class_variants(assignment)
     chosen = [v for v in variants if v.student == "correct"]
     if assignment in WITH_MISTAKE:
         chosen += [v for v in variants if v.mistakes][:1]

@@ -208,7 +208,8 @@ def _set_up_tools() -> None:
 def _notebook(variant_name: str | None) -> str:
     import nbformat
 
-    from autograder.demo.synthetic import Variant, build_student, class_variants
+    from autograder.demo.catalogue import class_variants
+    from autograder.demo.synthetic import Variant, build_student
 
     source = nbformat.read(REPO / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     variant = Variant("correct", "the solution")

@@ -39,7 +39,7 @@ import pytest
 from autograder.cli import main
 from autograder.config import Settings
 from autograder.course_dir import Course
-from autograder.demo import synthetic
+from autograder.demo import catalogue
 from autograder.demo.run import write_class
 from autograder.sandbox import slots
 from sandbox_attacks import BREACH, Targets, attack_variants
@@ -56,7 +56,7 @@ GRADER_USER = "gd-test-grader"
 
 def _controls():
     wanted = {"correct", "partial", "mistake-sum-mse"}
-    return [v for v in synthetic.class_variants(ASSIGNMENT) if v.student in wanted]
+    return [v for v in catalogue.class_variants(ASSIGNMENT) if v.student in wanted]
 
 
 class LoopbackServers:

@@ -97,7 +97,7 @@ def diagnose_class(class_file: Path, full_env_check: bool = True) -> tuple[list[
         problems.append(f"no course environment at {klass.env}: `python -m autograder provision-env "
                         f"--prefix {Path(klass.env).parent}`")
     else:
-        from .provision import check_environment
+        from .env_check import check_environment
 
         env_problems = check_environment(python, imports=None if full_env_check else ("nbgrader", "course"))
         problems += env_problems

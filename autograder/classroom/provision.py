@@ -32,154 +32,31 @@ to ``nobody`` when run as root) and lists what is wrong.
 
 from __future__ import annotations
 
-import ast
 import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
 import stat
-import struct
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from .env_check import check_environment
+from .venv_files import (
+    ProvisionError, base_usable, copy_tree, editable_projects, patch_runpath, remove, source_layout,
+    write_new,
+)
 
 DEFAULT_PREFIX = Path(os.environ.get("GD_CLASS_ENV", "/opt/gd-five-ways"))
 STAMP = ".provisioned.json"
 FORMAT = 1
-NOBODY = 65534
 
-#: what ``check_environment`` imports as the unprivileged user
-CHECK_IMPORTS = ("course", "autograder", "nbgrader", "jupyterlab", "ipywidgets", "torch", "tensorflow")
-#: JupyterLab extensions and Jupyter server extensions students need
-LAB_EXTENSIONS = ("@jupyter/nbgrader", "@jupyter-widgets/jupyterlab-manager")
-SERVER_EXTENSIONS = ("nbgrader.server_extensions.assignment_list",
-                     "nbgrader.server_extensions.validate_assignment",
-                     "nbgrader.server_extensions.course_list")
-
-
-class ProvisionError(RuntimeError):
-    pass
-
-
-# ----------------------------------------------------------------------------- helpers
 
 def _log(message: str, quiet: bool) -> None:
     if not quiet:
         print(f"provision-env: {message}", flush=True)
-
-
-def _pyvenv_cfg(prefix: Path) -> dict[str, str]:
-    cfg = prefix / "pyvenv.cfg"
-    if not cfg.is_file():
-        return {}
-    values = {}
-    for line in cfg.read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key.strip()] = value.strip()
-    return values
-
-
-def _source_layout(source_prefix: Path) -> tuple[Path, str]:
-    """(base prefix, 'pythonX.Y') of a virtual environment or a plain prefix."""
-    source_prefix = source_prefix.absolute()
-    cfg = _pyvenv_cfg(source_prefix)
-    exe = source_prefix / "bin" / "python"
-    if cfg.get("home"):
-        base = Path(cfg["home"]).parent
-    elif exe.exists():
-        base = Path(os.path.realpath(exe)).parent.parent
-    else:
-        raise ProvisionError(f"{source_prefix} is not a Python environment (no bin/python)")
-    version = cfg.get("version") or cfg.get("version_info")
-    if version:
-        major_minor = ".".join(version.split(".")[:2])
-    else:
-        out = subprocess.run([str(exe), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-        major_minor = out
-    return base.resolve(), f"python{major_minor}"
-
-
-def _world_runnable(path: Path) -> bool:
-    """Can an account with no special groups reach and read ``path`` (by mode bits)?"""
-    path = Path(os.path.realpath(path))
-    for parent in [*reversed(path.parents)]:
-        if not os.stat(parent).st_mode & stat.S_IXOTH:
-            return False
-    mode = os.stat(path).st_mode
-    return bool(mode & stat.S_IROTH) and (not stat.S_ISDIR(mode) or bool(mode & stat.S_IXOTH))
-
-
-def _base_usable(base: Path, pyname: str) -> bool:
-    exe = base / "bin" / pyname
-    libdir = base / "lib"
-    needed = [exe, base / "lib" / pyname / "os.py"]
-    needed += list(libdir.glob("libpython*.so*"))
-    return exe.exists() and all(_world_runnable(p) for p in needed)
-
-
-def _copy_tree(src: Path, dst: Path) -> str:
-    """Hard-link copy (``cp -al``) of ``src`` to ``dst``; a real copy where links fail."""
-    if dst.exists() or dst.is_symlink():
-        _remove(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["cp", "-al", str(src), str(dst)], capture_output=True, text=True)
-    if done.returncode == 0:
-        return "hard links"
-    _remove(dst)
-    subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
-    return "copy"
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
-
-
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    """Replace ``path`` by a new file (never writes into a hard-linked inode)."""
-    if path.exists() or path.is_symlink():
-        path.unlink()
-    path.write_bytes(data)
-    os.chmod(path, mode)
-
-
-def _patch_runpath(binary: Path, new: bytes = b"$ORIGIN/../lib") -> str | None:
-    """Make an ELF file's DT_RUNPATH/DT_RPATH ``new`` in place (it must be a private copy).
-
-    Returns the old value, or None when the file has none.
-    """
-    data = bytearray(binary.read_bytes())
-    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        raise ProvisionError(f"{binary}: not a 64-bit little-endian ELF file")
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
-    for _name, sh_type, _f, _a, offset, size, link, _i, _al, entsize in sections:
-        if sh_type != 6:  # SHT_DYNAMIC
-            continue
-        strtab_offset = sections[link][4]
-        for pos in range(offset, offset + size, entsize or 16):
-            tag, value = struct.unpack_from("<qQ", data, pos)
-            if tag in (15, 29):  # DT_RPATH, DT_RUNPATH
-                start = strtab_offset + value
-                end = data.index(0, start)
-                old = bytes(data[start:end])
-                if old == new:
-                    return old.decode()
-                if len(new) > len(old):
-                    raise ProvisionError(f"{binary}: RUNPATH {old!r} is shorter than {new!r}")
-                data[start:end] = new + b"\0" * (len(old) - len(new))
-                _write_new(binary, bytes(data), os.stat(binary).st_mode & 0o7777)
-                return old.decode()
-    return None
 
 
 def _fingerprint(source_prefix: Path, base: Path, pyname: str, project_dirs: list[Path]) -> tuple[str, str]:
@@ -215,23 +92,6 @@ def _fingerprint(source_prefix: Path, base: Path, pyname: str, project_dirs: lis
     return environment, digest.hexdigest()
 
 
-def _editable_projects(site_packages: Path) -> tuple[dict[str, Path], list[Path]]:
-    """Packages of editable installs (setuptools' ``__editable__`` finders) and their files."""
-    mapping: dict[str, Path] = {}
-    files: list[Path] = []
-    for finder in sorted(site_packages.glob("__editable___*_finder.py")):
-        match = re.search(r"^MAPPING\s*(?::[^=]*)?=\s*(\{.*?\})\s*$", finder.read_text(), re.M)
-        if not match:
-            continue
-        for name, path in ast.literal_eval(match.group(1)).items():
-            mapping[name] = Path(path)
-        files.append(finder)
-        stem = finder.name[len("__editable___"):-len("_finder.py")]
-        files += [p for p in site_packages.glob("__editable__.*.pth")
-                  if p.name.replace("-", "_").replace(".", "_").startswith(f"__editable___{stem}")]
-    return mapping, files
-
-
 # ----------------------------------------------------------------------------- provisioning
 
 def provision_environment(prefix: Path, source_prefix: Path = Path(sys.prefix), *,
@@ -249,9 +109,9 @@ def provision_environment(prefix: Path, source_prefix: Path = Path(sys.prefix), 
     python = venv / "bin" / "python"
     if source_prefix == prefix or source_prefix == venv:
         raise ProvisionError("the source environment and the prefix are the same")
-    base, pyname = _source_layout(source_prefix)
+    base, pyname = source_layout(source_prefix)
     site_src = source_prefix / "lib" / pyname / "site-packages"
-    projects, editable_files = _editable_projects(site_src) if vendor_project else ({}, [])
+    projects, editable_files = editable_projects(site_src) if vendor_project else ({}, [])
     project_dirs = [path for path in projects.values() if path.is_dir()]
 
     prefix.mkdir(parents=True, exist_ok=True)
@@ -283,17 +143,17 @@ def provision_environment(prefix: Path, source_prefix: Path = Path(sys.prefix), 
 
         stamp_path.unlink(missing_ok=True)
         # 1. an interpreter every account can run
-        if _base_usable(base, pyname):
+        if base_usable(base, pyname):
             base_python = base / "bin" / pyname
             how_base = f"the base interpreter {base_python} as it is"
         else:
             target = prefix / "python"
-            _remove(target)
+            remove(target)
             (target / "bin").mkdir(parents=True)
             (target / "lib").mkdir()
-            how = _copy_tree(base / "lib" / pyname, target / "lib" / pyname)
+            how = copy_tree(base / "lib" / pyname, target / "lib" / pyname)
             site = target / "lib" / pyname / "site-packages"
-            _remove(site)  # the venv does not see the base's site-packages
+            remove(site)  # the venv does not see the base's site-packages
             site.mkdir()
             for lib in base.glob("lib/libpython*.so*"):
                 dst = target / "lib" / lib.name
@@ -307,7 +167,7 @@ def provision_environment(prefix: Path, source_prefix: Path = Path(sys.prefix), 
             real_exe = Path(os.path.realpath(base / "bin" / pyname))
             base_python = target / "bin" / pyname
             shutil.copy2(real_exe, base_python)  # a private copy: its RUNPATH is patched
-            old = _patch_runpath(base_python)
+            old = patch_runpath(base_python)
             for alias in ("python3", "python"):
                 (target / "bin" / alias).symlink_to(pyname)
             for folder in (target, target / "bin", target / "lib"):
@@ -317,13 +177,13 @@ def provision_environment(prefix: Path, source_prefix: Path = Path(sys.prefix), 
         _log(f"interpreter: {how_base}", quiet)
 
         # 2. the virtual environment, with the source's packages
-        _remove(venv)
+        remove(venv)
         subprocess.run([str(base_python), "-m", "venv", "--without-pip", str(venv)], check=True)
         site_dst = venv / "lib" / pyname / "site-packages"
-        how_site = _copy_tree(site_src, site_dst)
+        how_site = copy_tree(site_src, site_dst)
         for name in ("share", "etc", "include"):
             if (source_prefix / name).exists():
-                _copy_tree(source_prefix / name, venv / name)
+                copy_tree(source_prefix / name, venv / name)
         _log(f"site-packages, share/, etc/ from {source_prefix} ({how_site})", quiet)
 
         # 3. scripts and config that name the source environment
@@ -334,7 +194,7 @@ def provision_environment(prefix: Path, source_prefix: Path = Path(sys.prefix), 
             if entry.name.startswith(("python", "activate", "Activate")) or entry.name == "__pycache__":
                 continue
             if entry.is_symlink():
-                _remove(dst)
+                remove(dst)
                 dst.symlink_to(os.readlink(entry))
                 continue
             if not entry.is_file():
@@ -343,12 +203,12 @@ def provision_environment(prefix: Path, source_prefix: Path = Path(sys.prefix), 
             if old_bytes in data[:1024] and b"\0" not in data[:1024]:
                 data = data.replace(old_bytes, new_bytes)
                 rewritten += 1
-            _write_new(dst, data, entry.stat().st_mode & 0o7777)
+            write_new(dst, data, entry.stat().st_mode & 0o7777)
         for folder in (venv / "share" / "jupyter" / "kernels", venv / "etc" / "jupyter"):
             for path in folder.rglob("*.json") if folder.exists() else []:
                 data = path.read_bytes()
                 if old_bytes in data:
-                    _write_new(path, data.replace(old_bytes, new_bytes), 0o644)
+                    write_new(path, data.replace(old_bytes, new_bytes), 0o644)
                     rewritten += 1
         _log(f"{rewritten} scripts and config files now name {venv}", quiet)
 
@@ -377,7 +237,7 @@ def _copy_projects(projects: dict[str, Path], editable_files: list[Path], site_d
         (site_dst / path.name).unlink(missing_ok=True)
     for name, path in projects.items():
         dst = site_dst / name
-        _remove(dst)
+        remove(dst)
         if path.is_dir():
             shutil.copytree(path, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         elif path.is_file():
@@ -398,67 +258,6 @@ def _open_directories(venv: Path) -> None:
             st = os.lstat(path)
             if not stat.S_ISLNK(st.st_mode) and (st.st_mode & 0o055) != 0o055:
                 os.chmod(path, st.st_mode | 0o055)
-
-
-# ----------------------------------------------------------------------------- checking
-
-def as_user_command(uid: int | None = None, gid: int | None = None) -> list[str]:
-    """The prefix that runs a command as an unprivileged account (empty unless root)."""
-    if os.geteuid() != 0:
-        return []
-    uid = NOBODY if uid is None else uid
-    gid = uid if gid is None else gid
-    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
-
-
-def check_environment(python: Path, uid: int | None = None, imports: tuple[str, ...] | None = None) -> list[str]:
-    """What is wrong with ``python`` for an unprivileged account (empty: nothing).
-
-    ``imports`` given: only those modules are imported (no extension listing).
-    """
-    python = Path(python)
-    problems: list[str] = []
-    if not python.exists():
-        return [f"{python} does not exist: run `python -m autograder provision-env`"]
-    bindir = python.parent
-    with tempfile.TemporaryDirectory(prefix="gd-provision-check-") as home:
-        os.chmod(home, 0o1777)
-        env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8",
-               "JUPYTER_CONFIG_DIR": f"{home}/.jupyter", "JUPYTER_DATA_DIR": f"{home}/.local/share/jupyter",
-               "JUPYTER_RUNTIME_DIR": f"{home}/runtime", "IPYTHONDIR": f"{home}/.ipython",
-               "MPLCONFIGDIR": f"{home}/mpl", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONNOUSERSITE": "1"}
-        runner = as_user_command(uid)
-        who = "nobody" if runner and uid is None else (f"uid {uid}" if runner else "this account")
-
-        def run(args: list[str], timeout: float = 180) -> subprocess.CompletedProcess:
-            return subprocess.run(runner + args, env=env, cwd=home, capture_output=True, text=True,
-                                  timeout=timeout)
-
-        code = ("import importlib, sys\n"
-                f"for name in {tuple(imports or CHECK_IMPORTS)!r}:\n"
-                "    importlib.import_module(name)\n"
-                "print(sys.prefix)\n")
-        done = run([str(python), "-c", code])
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            problems.append(f"as {who}, `{python} -c 'import {', '.join(imports or CHECK_IMPORTS)}'` failed: "
-                            + " | ".join(tail))
-            return problems
-        if imports is not None:
-            return problems
-        done = run([str(bindir / "jupyter"), "labextension", "list"], timeout=120)
-        listing = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
-        for name in LAB_EXTENSIONS:
-            if not re.search(rf"{re.escape(name)} v\S+ enabled OK", listing):
-                problems.append(f"as {who}, JupyterLab extension {name} is not enabled "
-                                f"(`jupyter labextension list`)")
-        done = run([str(bindir / "jupyter"), "server", "extension", "list"], timeout=120)
-        listing = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
-        for name in SERVER_EXTENSIONS:
-            if not re.search(rf"^\s*{re.escape(name)} enabled", listing, re.M):
-                problems.append(f"as {who}, server extension {name} is not enabled "
-                                f"(`jupyter server extension list`)")
-    return problems
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,8 @@ from .. import pipeline
 from ..status import print_table
 from ..config import Settings
 from ..course_dir import Course
-from .synthetic import Variant, build_student, class_variants, expected_score, resolve, usable
+from .catalogue import class_variants
+from .synthetic import Variant, build_student, expected_score, resolve, usable
 
 
 def write_class(course: Course, assignment: str, variants: list[Variant], zip_path: Path) -> list[Variant]:
