@@ -147,14 +147,20 @@ def _run(args) -> int:
         print(f"{len(collected)} submissions of {args.assignment} in {course.step_dir('submitted')}: "
               f"{', '.join(collected)}")
         return 0
-    # With --cluster the kernels run on the Dask workers, which check the sandbox themselves.
-    on_workers = command == "autograde" and bool(args.cluster) and settings.sandbox
-    if command in ("autograde", "demo") and not on_workers and not _sandbox_ready(settings, command):
+    if command == "demo" and not _sandbox_ready(settings, command):
         return EXIT_SANDBOX
     if command == "autograde":
+        def sandbox_check() -> None:  # while the local workers start (their imports take longer)
+            if not _sandbox_ready(settings, command):
+                raise CourseError("nothing was graded (fix the sandbox, or grade without it: --no-sandbox)",
+                                  EXIT_SANDBOX)
+
+        # With --cluster the kernels run on the Dask workers, which check the sandbox themselves.
+        on_workers = bool(args.cluster) and settings.sandbox
         results = pipeline.autograde(course, args.assignment, students=args.student, jobs=args.jobs,
                                      force=args.force, student_timeout=args.student_timeout,
-                                     progress=not args.no_progress, cluster=args.cluster)
+                                     progress=not args.no_progress, cluster=args.cluster,
+                                     before_grading=None if on_workers else sandbox_check)
         print_table(results)
         missing = pipeline.missing_from_gradebook(course, args.assignment, args.student)
         if missing:

@@ -187,9 +187,13 @@ def missing_from_gradebook(course: Course, assignment: str, students: list[str] 
 def autograde(course: Course, assignment: str, *, students: list[str] | None = None, jobs: int = 1,
               force: bool = False, student_timeout: float = 900, progress: bool = True,
               on_result: Callable[[StudentResult], None] | None = None,
-              cluster: str | None = None) -> list[StudentResult]:
+              cluster: str | None = None,
+              before_grading: Callable[[], None] | None = None) -> list[StudentResult]:
     """Autograde every submission of ``assignment`` (or ``students``) on ``jobs`` processes,
     or on the workers of the Dask scheduler at ``cluster`` (``jobs`` is then unused).
+
+    ``before_grading`` (e.g. the sandbox check) runs once the local workers are starting, so
+    their imports overlap it; if it raises, the workers are stopped and nothing is graded.
 
     Students completely graded by an earlier run (same submission, grades in
     the gradebook, autograded notebook present) are skipped unless ``force``.
@@ -205,14 +209,12 @@ def autograde(course: Course, assignment: str, *, students: list[str] | None = N
         if unknown:
             raise CourseError(f"no submission of {assignment!r} from: {', '.join(unknown)}", EXIT_NOTHING)
         submitted = [s for s in submitted if s in set(students)]
-    if not submitted:
-        course.require_released(assignment)  # the first thing to fix, if it is not
-        raise CourseError(f"no submissions for {assignment!r} in {course.step_dir('submitted')} "
-                          f"(collect them first: python -m autograder collect {assignment} FOLDER_OR_ZIP)",
-                          EXIT_NOTHING)
     if cluster:
         from .executors.dask import Cluster
 
+        if before_grading is not None:
+            before_grading()
+        _require_submissions(course, assignment, submitted)
         connection = Cluster(cluster, sandbox=course.settings.sandbox)
         try:
             return _autograde(course, assignment, submitted, [], jobs=jobs, force=force,
@@ -220,14 +222,25 @@ def autograde(course: Course, assignment: str, *, students: list[str] | None = N
                               cluster=connection)
         finally:
             connection.close()
-    # Start the workers before the gradebook checks: their ~3 s of imports then overlap
-    # the supervisor's (the gradebook is nbgrader's, and importing it costs as much).
-    workers = start_workers(course.settings, min(max(1, jobs), len(submitted)))
+    # Start the workers before the checks: their imports (1-2 s) then overlap the sandbox check
+    # and the supervisor's own import of nbgrader (for the gradebook).
+    workers = start_workers(course.settings, min(max(1, jobs), len(submitted))) if submitted else []
     try:
+        if before_grading is not None:
+            before_grading()
+        _require_submissions(course, assignment, submitted)
         return _autograde(course, assignment, submitted, workers, jobs=jobs, force=force,
                           student_timeout=student_timeout, progress=progress, on_result=on_result)
     finally:
         stop_workers(workers)  # those _autograde did not use (an error, or nothing left to grade)
+
+
+def _require_submissions(course: Course, assignment: str, submitted: list[str]) -> None:
+    if not submitted:
+        course.require_released(assignment)  # the first thing to fix, if it is not
+        raise CourseError(f"no submissions for {assignment!r} in {course.step_dir('submitted')} "
+                          f"(collect them first: python -m autograder collect {assignment} FOLDER_OR_ZIP)",
+                          EXIT_NOTHING)
 
 
 def _autograde(course: Course, assignment: str, submitted: list[str], workers: list, *, jobs: int,

@@ -33,10 +33,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..config import COURSE_ID, DEFAULT_SOURCE, REPO_ROOT
-from .exchange import DEFAULT_EXCHANGE, secure_course_exchange
-from .provision import DEFAULT_PREFIX
+from .exchange import secure_course_exchange
+from .locations import DEFAULT_CLASS_FILE, DEFAULT_EXCHANGE, DEFAULT_PREFIX
 
-DEFAULT_CLASS_FILE = Path(os.environ.get("GD_CLASS_FILE", "/etc/gd-five-ways/class.json"))
 DEPLOY_DIR = REPO_ROOT / "deploy"
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 

@@ -18,7 +18,7 @@ COMMANDS = ("provision-env", "create-class", "doctor", "exchange-release", "exch
 
 
 def _class_file_option(p: argparse.ArgumentParser) -> None:
-    from .accounts import DEFAULT_CLASS_FILE
+    from .locations import DEFAULT_CLASS_FILE
 
     p.add_argument("--class-file", type=Path, default=DEFAULT_CLASS_FILE,
                    help=f"the class's description (default $GD_CLASS_FILE or {DEFAULT_CLASS_FILE})")
@@ -27,7 +27,7 @@ def _class_file_option(p: argparse.ArgumentParser) -> None:
 def register(commands, common: argparse.ArgumentParser) -> None:
     """Add the class commands to the CLI's sub-parsers."""
     from . import provision
-    from .exchange import DEFAULT_EXCHANGE
+    from .locations import DEFAULT_EXCHANGE
 
     p = commands.add_parser("provision-env", help="the course environment, readable and runnable by every account")
     provision.add_arguments(p)
@@ -64,7 +64,7 @@ def register(commands, common: argparse.ArgumentParser) -> None:
 
 def _exchange_of(args):
     from .accounts import ClassError, ClassFile
-    from .exchange import DEFAULT_EXCHANGE
+    from .locations import DEFAULT_EXCHANGE
 
     try:
         klass = ClassFile.load(args.class_file)

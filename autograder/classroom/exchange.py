@@ -31,7 +31,6 @@ from pathlib import Path
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.submit import ExchangeSubmit
 
-DEFAULT_EXCHANGE = Path("/usr/local/share/nbgrader/exchange")
 
 #: modes of the course's folders in the exchange (nbgrader's, plus the sticky bit on inbound)
 COURSE_DIR_MODE = 0o755

@@ -44,12 +44,12 @@ import time
 from pathlib import Path
 
 from .env_check import check_environment
+from .locations import DEFAULT_PREFIX
 from .venv_files import (
     ProvisionError, base_usable, copy_tree, editable_projects, patch_runpath, remove, source_layout,
     write_new,
 )
 
-DEFAULT_PREFIX = Path(os.environ.get("GD_CLASS_ENV", "/opt/gd-five-ways"))
 STAMP = ".provisioned.json"
 FORMAT = 1
 

@@ -10,6 +10,8 @@ from nbgrader.preprocessors import Execute
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from traitlets import Integer
 
+from .ready import wait_for_kernel
+
 from ..notes import add_note, is_autograder_cell
 from .common import _grade_id
 
@@ -105,6 +107,29 @@ class SafeExecute(Execute):
                      "This notebook was graded without the grader's OS sandbox (the instructor's "
                      "choice: `--no-sandbox`).")
         return self.nb, self.resources
+
+    async def async_start_new_kernel_client(self):
+        """nbclient's, with :func:`.ready.wait_for_kernel` for jupyter_client's ``wait_for_ready``."""
+        from jupyter_core.utils import ensure_async
+        from nbclient.util import run_hook
+
+        try:
+            self.kc = self.km.client()
+            await ensure_async(self.kc.start_channels())
+            await wait_for_kernel(self.kc, self.km, self.startup_timeout)
+        except Exception as error:
+            self.log.error("Error occurred while starting new kernel client for kernel %s: %s",
+                           getattr(self.km, "kernel_id", None), error)
+            await self._async_cleanup_kernel()
+            raise
+        self.kc.allow_stdin = False
+        await run_hook(self.on_notebook_start, notebook=self.nb)
+        return self.kc
+
+    def start_new_kernel_client(self):
+        from jupyter_core.utils import run_sync
+
+        return run_sync(self.async_start_new_kernel_client)()
 
     def _death_reason(self) -> str:
         limit = f" (limit {self.memory_mb} MiB)" if self.memory_mb else ""
