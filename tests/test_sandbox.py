@@ -29,6 +29,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 import sys
 import threading
 from pathlib import Path
@@ -333,8 +334,14 @@ def test_attackers_graded_by_an_ordinary_user_change_nothing(isolated_jupyter, c
         assert code in (0, 4)
         _check_attacked_run(root, clean_scores, [a.student for a in attackers],
                             before_submitted, before_rest, servers, slots_dir)
-        leftovers = subprocess.run(["pgrep", "-u", GRADER_USER], capture_output=True, text=True).stdout
-        assert leftovers.strip() == "", f"the ordinary grader's processes are still running: {leftovers}"
+        # Kernels are killed (SIGKILL) as grading ends; give the last ones a moment to be reaped.
+        deadline = time.monotonic() + 10
+        while (leftovers := subprocess.run(["pgrep", "-u", GRADER_USER], capture_output=True,
+                                           text=True).stdout.strip()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        shown = subprocess.run(["ps", "-o", "pid,ppid,stat,etime,args", "-u", GRADER_USER],
+                               capture_output=True, text=True).stdout if leftovers else ""
+        assert leftovers == "", f"the ordinary grader's processes are still running:\n{shown}"
     finally:
         servers.close()
         shutil.rmtree(base, ignore_errors=True)
