@@ -259,13 +259,19 @@ def breakdown_main(root: str, assignment: str, mode: str, students: int) -> dict
         group.mkdir(exist_ok=True)
         (group / "cgroup.procs").write_text(str(os.getpid()))
 
+    from autograder.preprocessors.execute import SafeExecute
+
     state: dict = {}
     cls = client_module.NotebookClient
-    # nbclient's sync methods (what nbgrader calls) wrap the async ones at class creation: patch those.
-    orig_start, orig_exec, orig_cleanup = cls.start_new_kernel_client, cls.execute_cell, cls._cleanup_kernel
+    # nbclient's sync methods (what nbgrader calls) wrap the async ones at class creation: patch those,
+    # and SafeExecute's own start_new_kernel_client (its kernel-ready wait) where it has one.
+    orig_exec, orig_cleanup = cls.execute_cell, cls._cleanup_kernel
+    orig_starts = {klass: klass.__dict__["start_new_kernel_client"] for klass in (cls, SafeExecute)
+                   if "start_new_kernel_client" in klass.__dict__}
 
     def start(self, *args, **kwargs):
-        result = orig_start(self, *args, **kwargs)
+        own = next(klass for klass in type(self).__mro__ if klass in orig_starts)
+        result = orig_starts[own](self, *args, **kwargs)
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
         state["pid"] = _kernel_pid(process.pid) if process is not None else None
         state["marks"] = [("start", _proc_cpu(state["pid"]) if state["pid"] else 0.0)]
@@ -290,7 +296,9 @@ def breakdown_main(root: str, assignment: str, mode: str, students: int) -> dict
             state["kernel_total"] = state["marks"][-1][1]
         return orig_cleanup(self, *args, **kwargs)
 
-    cls.start_new_kernel_client, cls.execute_cell, cls._cleanup_kernel = start, execute, cleanup
+    cls.execute_cell, cls._cleanup_kernel = execute, cleanup
+    for klass in orig_starts:
+        klass.start_new_kernel_client = start
 
     course = Course(Settings.from_env(root=root))
     if mode == "stock":
