@@ -10,10 +10,9 @@ from nbgrader.preprocessors import Execute
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from traitlets import Integer
 
-from .ready import wait_for_kernel
-
 from ..notes import add_note, is_autograder_cell
 from .common import _grade_id
+from .ready import wait_for_kernel
 
 
 def _error_output(ename: str, message: str) -> NotebookNode:
