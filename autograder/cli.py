@@ -46,6 +46,10 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-sandbox", action="store_true",
                         help="grade WITHOUT the OS sandbox: student code runs with your own rights "
                              "(only where the sandbox cannot start; GD_SANDBOX=0 does the same)")
+    parser.add_argument("--no-fork-server", action="store_true",
+                        help="start every sandboxed kernel from scratch instead of forking it from a "
+                             "sandboxed server that imported the assignment's frameworks once "
+                             "(slower, same grades; GD_FORK=0 does the same)")
     parser.add_argument("--figures", action="store_true",
                         help="draw the notebooks' figures while grading, so the feedback shows them "
                              "(slower; no test depends on them; GD_GRADE_FIGURES=1 does the same)")

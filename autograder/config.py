@@ -89,6 +89,10 @@ class Settings:
     #: matplotlib's text for it (``<Figure size 1100x400 with 2 Axes>``).  ``--figures`` or
     #: ``GD_GRADE_FIGURES=1`` draws them (the feedback then has the pictures).
     figures: bool = False
+    #: Sandboxed kernels are forked from a fork server per grading process that imported the
+    #: assignment's frameworks once (as root; autograder/sandbox/forkserver.py); ``False``
+    #: (``--no-fork-server``, ``GD_FORK=0``) starts each kernel from scratch.
+    fork_server: bool = True
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -99,6 +103,7 @@ class Settings:
             max_output_chars=_env_int("GD_MAX_OUTPUT_CHARS", 100_000),
             sandbox=_env_flag("GD_SANDBOX", True),
             figures=_env_flag("GD_GRADE_FIGURES", False),
+            fork_server=_env_flag("GD_FORK", True),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
         for key in ("root", "source"):
@@ -114,7 +119,8 @@ class Settings:
                             cell_timeout=getattr(args, "timeout", None),
                             memory_mb=getattr(args, "memory_mb", None),
                             sandbox=False if getattr(args, "no_sandbox", False) else None,
-                            figures=True if getattr(args, "figures", False) else None)
+                            figures=True if getattr(args, "figures", False) else None,
+                            fork_server=False if getattr(args, "no_fork_server", False) else None)
 
     @property
     def work_dir(self) -> Path:

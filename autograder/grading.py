@@ -11,6 +11,7 @@ everyone else.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -68,9 +69,21 @@ def summary_of_run(course: Course, assignment: str, student: str, result: dict,
     return record_failure(course, assignment, student, failure_prefix + reason)
 
 
+def _ask_for_fork_server(course: Course, assignment: str) -> None:
+    """Tell the sandbox's provisioner (in this process) whether, and with what, to fork kernels."""
+    from .sandbox import forkserver, preload
+
+    if course.settings.sandbox and course.settings.fork_server:
+        modules = preload.for_assignment(str(course.settings.source), assignment)
+        os.environ[forkserver.ENV] = json.dumps(list(modules))
+    else:
+        os.environ.pop(forkserver.ENV, None)
+
+
 def autograde_student(course: Course, assignment: str, student: str) -> StudentResult:
     """Run nbgrader's autograde for one student; never raises for a bad submission."""
     started = time.monotonic()
+    _ask_for_fork_server(course, assignment)
     fingerprint = status.submission_fingerprint(course, assignment, student)
     status.forget(course, assignment, student)
     result: dict = {}

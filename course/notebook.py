@@ -16,6 +16,9 @@ import warnings
 import numpy as np
 
 #: Colour-blind-safe palette (Okabe & Ito) used by every plot in the course.
+#: Set before TensorFlow is imported (it reads them then): no C++ start-up chatter, Keras on TensorFlow.
+QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
 
@@ -26,8 +29,8 @@ def setup(seed: int = 0, *, frameworks: bool = False) -> None:
     generators.  ``frameworks=True`` also imports TensorFlow/Keras quietly
     now, so that their start-up messages never land in a graded cell.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    for name, value in QUIET_ENV.items():
+        os.environ.setdefault(name, value)
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)

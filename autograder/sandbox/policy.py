@@ -148,22 +148,31 @@ def prlimit_args(limits: Limits) -> list[str]:
     return args
 
 
-def sandbox_command(kernel_cmd: list[str], layout: Layout, limits: Limits,
-                    env: dict[str, str]) -> list[str]:
-    """The command that starts ``kernel_cmd`` inside the sandbox."""
+#: Capabilities the fork server keeps (as root, in no user namespace) to build each kernel's own
+#: sandbox: namespaces and mounts, the slot's uid, and emptying the bounding set.  Every kernel
+#: drops them all before it starts.
+ZYGOTE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
+
+
+def _bwrap_base(layout: Layout, limits: Limits, env: dict[str, str], *, caps=("CAP_SETUID", "CAP_SETGID"),
+                die_with_parent: bool = True, extra_binds=()) -> list[str]:
+    """prlimit + bubblewrap with the whole file-system, namespace and environment policy."""
     tmp_bytes = str(limits.tmp_mb * 1024 * 1024)
     as_root = layout.uid is not None
     cmd = ["prlimit", *prlimit_args(limits), "--", "bwrap"]
     if as_root:
         # Real root: no user namespace (bwrap --uid would only be a label); the uid is
-        # dropped with setpriv inside, after the mounts are made.
-        cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-                "--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        # dropped inside, after the mounts are made (setpriv, or the fork server).
+        cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        for cap in caps:
+            cmd += ["--cap-add", cap]
     else:
         # An ordinary user: a user namespace gives the mount, PID and network isolation,
         # and --disable-userns stops the kernel from making one of its own.
         cmd += ["--unshare-all", "--unshare-user", "--disable-userns"]
-    cmd += ["--die-with-parent", "--new-session"]
+    if die_with_parent:
+        cmd += ["--die-with-parent"]
+    cmd += ["--new-session"]
     cmd += ["--ro-bind", "/usr", "/usr", *_top_level()]
     # Folders bubblewrap makes for mount points are 0700: the dropped uid must be able to enter them.
     cmd += ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/sandbox"]
@@ -176,11 +185,13 @@ def sandbox_command(kernel_cmd: list[str], layout: Layout, limits: Limits,
             "--perms", "01777", "--size", tmp_bytes, "--tmpfs", "/dev/shm",
             "--perms", "01777", "--size", tmp_bytes, "--tmpfs", "/tmp",
             "--perms", "01777", "--size", tmp_bytes, "--tmpfs", "/home"]
-    binds = [*layout.read_only, layout.conn_dir]
+    binds = [*layout.read_only, layout.conn_dir, *extra_binds]
     for parent in _ancestors(binds):
         cmd += ["--perms", "0755", "--dir", parent]
     for path in layout.read_only:
         cmd += ["--ro-bind", str(path), str(path)]
+    for path in extra_binds:
+        cmd += ["--bind", str(path), str(path)]
     cmd += ["--bind", str(layout.conn_dir), str(layout.conn_dir),
             "--ro-bind", str(layout.input_dir), INPUT_DIR,
             "--ro-bind", str(layout.seed_dir), SEED_DIR]
@@ -188,7 +199,14 @@ def sandbox_command(kernel_cmd: list[str], layout: Layout, limits: Limits,
     for name, value in sorted(env.items()):
         cmd += ["--setenv", name, value]
     cmd += ["--chdir", "/tmp", "--"]
-    if as_root:
+    return cmd
+
+
+def sandbox_command(kernel_cmd: list[str], layout: Layout, limits: Limits,
+                    env: dict[str, str]) -> list[str]:
+    """The command that starts ``kernel_cmd`` inside the sandbox."""
+    cmd = _bwrap_base(layout, limits, env)
+    if layout.uid is not None:
         cmd += ["setpriv", f"--reuid={layout.uid}", f"--regid={layout.gid}", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     # The working directory lives in the size-capped home tmpfs, owned by the kernel's uid.
@@ -196,3 +214,24 @@ def sandbox_command(kernel_cmd: list[str], layout: Layout, limits: Limits,
              f'&& cd {WORK_DIR} && exec "$@"')
     cmd += ["/bin/sh", "-c", start, "gd-sandbox", *kernel_cmd]
     return cmd
+
+
+def zygote_command(python: str, layout: Layout, limits: Limits, env: dict[str, str], control_dir: Path,
+                   config: dict) -> list[str]:
+    """The command that starts the slot's fork server (:mod:`autograder.kernel.zygote`), as root only.
+
+    The same file system, namespaces, limits and environment as one kernel's
+    sandbox, plus ``control_dir`` (its socket, a folder only root can enter).
+    It keeps :data:`ZYGOTE_CAPS` to give every kernel it forks a sandbox of its
+    own, and drops to the slot's uid in each of them; it stops when the grader
+    closes its stdin rather than with its parent *thread* (bubblewrap's
+    ``--die-with-parent``), since kernels are started from passing threads.
+    """
+    if layout.uid is None:
+        raise ValueError("the fork server runs as root only")
+    import json
+
+    cmd = _bwrap_base(layout, limits, env, caps=ZYGOTE_CAPS, die_with_parent=False, extra_binds=(control_dir,))
+    full = {"uid": layout.uid, "gid": layout.gid, "tmp_bytes": limits.tmp_mb * 1024 * 1024,
+            "work_dir": WORK_DIR, "input_dir": INPUT_DIR, "seed_dir": SEED_DIR, **config}
+    return cmd + [python, "-P", "-m", "autograder.kernel.zygote", json.dumps(full)]

@@ -23,7 +23,7 @@ from typing import Any
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Integer
 
-from . import cgroups, slots
+from . import cgroups, forkserver, slots
 from .readiness import SandboxUnavailable, diagnose, import_roots, read_only_paths
 from .policy import Layout, Limits, sandbox_command, sandbox_env
 
@@ -40,6 +40,7 @@ class SandboxProvisioner(LocalProvisioner):
 
     _slot: slots.Slot | None = None
     _cgroup: cgroups.SandboxCgroup | None = None
+    _forked: bool = False
 
     @property
     def limits(self) -> Limits:
@@ -52,6 +53,12 @@ class SandboxProvisioner(LocalProvisioner):
         if problems:
             raise SandboxUnavailable(problems)
         km = self.parent
+        preload = forkserver.requested_preload()
+        if preload is not None and self._slot is None:
+            env = sandbox_env(dict(kwargs.get("env") or os.environ), os.path.dirname(sys.executable), import_roots())
+            server = await asyncio.to_thread(forkserver.for_this_process, self.limits, preload, env)
+            if server is not None:
+                return await self._pre_launch_forked(server, **kwargs)
         if self._slot is None:  # a restart keeps its slot
             self._slot = slots.acquire()
         else:
@@ -81,6 +88,24 @@ class SandboxProvisioner(LocalProvisioner):
         self.log.debug("sandbox slot %s (uid %s, cgroup %s)", slot.index, slot.uid, self._cgroup.kind)
         return result
 
+    async def _pre_launch_forked(self, server: forkserver.ForkServer, **kwargs: Any) -> dict[str, Any]:
+        """The kernel is forked by the process's fork server, into a sandbox of its own (see .forkserver)."""
+        km = self.parent
+        await asyncio.to_thread(server.prepare_kernel, kwargs.get("cwd"))
+        self._forked = True
+        km.transport = "ipc"
+        km.cache_ports = False
+        km.ip = str(server.conn_dir / "kernel")
+        km.connection_file = str(server.conn_dir / "kernel.json")
+        km.shell_port = km.iopub_port = km.stdin_port = km.hb_port = km.control_port = 0
+        result = await super().pre_launch(**kwargs)
+        os.chown(km.connection_file, server.slot.uid, server.slot.gid)
+        result["cmd"] = server.client_command(result["cmd"])
+        result["env"] = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+        result["cwd"] = str(server.slot.kernel_dir)
+        self.log.debug("forked kernel in slot %s (uid %s)", server.slot.index, server.slot.uid)
+        return result
+
     def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
         """How long a shutting-down kernel may take before it is stopped (SIGTERM at half of it).
 
@@ -94,8 +119,11 @@ class SandboxProvisioner(LocalProvisioner):
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            self.process.kill()  # forked: the server then kills the kernel and its PID namespace
             await asyncio.sleep(0)
+        if self._forked:
+            self._forked = restart
+            return  # the slot, its cgroup and its folders belong to the process's fork server
         if self._cgroup is not None:
             self._cgroup.remove()  # whatever a student left running in the slot is killed here
             self._cgroup = None

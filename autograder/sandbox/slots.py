@@ -180,7 +180,7 @@ def copy_input(source: Path | None, target: Path) -> list[str]:
     gradebook must not get the grader (root) to copy the gradebook in.
     Returns what was left out.
     """
-    target.mkdir(mode=0o755)
+    target.mkdir(mode=0o755, exist_ok=True)
     skipped: list[str] = []
     if source is None or not source.is_dir():
         return skipped

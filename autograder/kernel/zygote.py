@@ -1,0 +1,372 @@
+"""The fork server: inside one slot's sandbox, import the frameworks once and fork a kernel per student.
+
+Run by the grader as ``python -P -m autograder.kernel.zygote CONFIG`` inside
+bubblewrap (:func:`autograder.sandbox.policy.zygote_command`), as root of no
+user namespace but with only the capabilities it needs to build a child's
+sandbox.  It imports the assignment's frameworks (the modules its set-up
+cell imports before ``setup()``, chosen by :mod:`autograder.sandbox.preload`:
+trusted, instructor code) and ``ipykernel``, then serves one kernel at a time
+on a unix socket only root can reach.
+
+Each kernel is a fresh process forked from that state, and gets a sandbox of
+its own before any student code runs:
+
+* new mount, PID and IPC namespaces: the kernel is PID 1 of its own, sees no
+  other process (not this server, not the previous student's), and everything
+  it starts dies with it;
+* fresh, size-capped tmpfs ``/tmp``, ``/dev/shm`` and home, its working
+  directory copied from the slot's ``input/``, this server's socket unmounted;
+* the slot's uid and gid, no supplementary groups, an empty capability
+  bounding set and ``no_new_privs``;
+* no file descriptor of this server: only the grader's stdin/stdout/stderr,
+  passed over the socket, exactly where a kernel started by itself writes.
+
+What the student's code could learn of the server is what it imported, which
+is what a kernel started by itself imports in its set-up cell.  Stdlib only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import importlib
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import struct
+import sys
+
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 1 << 14, 1 << 18
+MNT_DETACH = 2
+PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 38, 24
+PR_SET_MM, PR_SET_MM_MAP = 35, 14
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
+                       ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
+
+
+_cmdline_buffers: list = []  # what /proc/self/cmdline points at must live as long as the process
+
+
+class _MmMap(ctypes.Structure):
+    """``struct prctl_mm_map`` (linux/prctl.h)."""
+
+    _fields_ = [(name, ctypes.c_uint64) for name in (
+        "start_code", "end_code", "start_data", "end_data", "start_brk", "brk", "start_stack",
+        "arg_start", "arg_end", "env_start", "env_end", "auxv")] + [
+        ("auxv_size", ctypes.c_uint32), ("exe_fd", ctypes.c_uint32)]
+
+
+def _set_cmdline(argv: list[str]) -> bool:
+    """Make ``/proc/self/cmdline`` the kernel's own command line, as a kernel started by itself shows.
+
+    ``PR_SET_MM_MAP`` moves only the argument area (everything else as ``/proc/self/stat`` says);
+    unlike the single ``PR_SET_MM`` fields it needs no CAP_SYS_RESOURCE, which containers often lack.
+    """
+    data = b"\0".join(a.encode() for a in argv) + b"\0"
+    buffer = ctypes.create_string_buffer(data, len(data))
+    fields = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+
+    def stat(number: int) -> int:  # proc(5) numbers the fields from 1; the list starts at field 3
+        return int(fields[number - 3])
+
+    _libc.sbrk.restype = ctypes.c_void_p
+    start = ctypes.addressof(buffer)
+    layout = _MmMap(start_code=stat(26), end_code=stat(27), start_stack=stat(28), start_data=stat(45),
+                    end_data=stat(46), start_brk=stat(47), brk=_libc.sbrk(0) or stat(47),
+                    arg_start=start, arg_end=start + len(data), env_start=stat(50), env_end=stat(51),
+                    auxv=0, auxv_size=0, exe_fd=0xFFFFFFFF)
+    if _libc.prctl(PR_SET_MM, ctypes.c_ulong(PR_SET_MM_MAP), ctypes.byref(layout),
+                   ctypes.c_ulong(ctypes.sizeof(layout)), ctypes.c_ulong(0)) != 0:
+        return False
+    _cmdline_buffers.append(buffer)
+    return True
+
+
+def _drop_privileges(uid: int, gid: int) -> None:
+    """The slot's uid and gid, no groups, no capabilities now or ever (bounding set, no_new_privs)."""
+    last = int(open("/proc/sys/kernel/cap_last_cap").read())
+    for cap in range(last + 1):
+        _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"drop capability {cap}")
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    # setuid from root clears the permitted and effective sets; clear the inheritable one too.
+    header = struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0)
+    _check(_libc.capset(ctypes.c_char_p(header), ctypes.c_char_p(bytes(24))), "capset")
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != gid:
+        raise OSError(errno.EPERM, "the uid did not change")
+
+
+def _mounts_below(target: str) -> list[str]:
+    """The outermost mount points strictly below ``target`` (the sandbox's binds: sockets, packages)."""
+    found = []
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if point.startswith(target.rstrip("/") + "/"):
+                found.append(point)
+    found.sort()
+    return [p for p in found if not any(p.startswith(q + "/") for q in found if q != p)]
+
+
+def _fresh_tmpfs(target: str, size: str) -> None:
+    """An empty tmpfs on ``target``, with the binds that were below it bound again (flags kept)."""
+    kept = [(point, os.open(point, os.O_PATH | os.O_DIRECTORY)) for point in _mounts_below(target)]
+    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    for point, fd in kept:
+        os.makedirs(point, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", point, None, MS_BIND | MS_REC)
+        os.close(fd)
+
+
+def _copy_tree(source: str, target: str) -> None:
+    """``cp -R source/. target/`` as the kernel's own uid: contents only, modes kept, links as links."""
+    if not os.path.isdir(source):
+        return
+    for entry in os.scandir(source):
+        destination = os.path.join(target, entry.name)
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), destination)
+        elif entry.is_dir():
+            os.makedirs(destination, exist_ok=True)
+            _copy_tree(entry.path, destination)
+        else:
+            shutil.copy(entry.path, destination)
+
+
+class Zygote:
+    def __init__(self, config: dict):
+        self.config = config
+        self.env = dict(os.environ)  # the kernel's environment, as bubblewrap set it
+        self.path = list(sys.path)
+        self.listener: socket.socket | None = None
+
+    # -- start-up ---------------------------------------------------------------------------------
+    def preload(self) -> list[str]:
+        """Import the assignment's frameworks (failures are the kernel's to meet, not ours)."""
+        failed = []
+        added = {}
+        for name, value in self.config.get("env_before_import", {}).items():
+            if name not in os.environ:
+                os.environ[name] = added[name] = value
+        for name in self.config.get("preload", []):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the kernel imports it again and shows the error
+                failed.append(name)
+        import ipykernel.kernelapp  # noqa: F401 - the kernel itself
+
+        # The kernel's environment: what bubblewrap set and the imports changed, not what we added
+        # for them (the set-up cell sets those itself, as a kernel started by itself would).
+        for name, value in added.items():
+            if os.environ.get(name) == value:
+                del os.environ[name]
+        self.env = dict(os.environ)
+        return failed
+
+    def listen(self) -> None:
+        path = self.config["socket"]
+        if os.path.exists(path):
+            os.unlink(path)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        os.chmod(path, 0o600)
+        self.listener.listen(4)
+
+    # -- serving ----------------------------------------------------------------------------------
+    def serve(self) -> None:
+        """One kernel at a time; stops when the grader closes our stdin (its lifeline)."""
+        while True:
+            ready, _, _ = select.select([self.listener, sys.stdin], [], [])
+            if sys.stdin in ready and not os.read(sys.stdin.fileno(), 4096):
+                return
+            if self.listener in ready:
+                conn, _ = self.listener.accept()
+                try:
+                    self.run_one(conn)
+                except OSError:
+                    pass
+                finally:
+                    conn.close()
+
+    def run_one(self, conn: socket.socket) -> None:
+        message, fds, _, _ = socket.recv_fds(conn, 65536, 3)
+        try:
+            request = json.loads(message.decode())
+            if request.get("ping"):  # answered only once the previous kernel is gone, namespace and all
+                conn.sendall(b'{"idle": true}\n')
+                return
+            argv = request["argv"]
+            if len(fds) != 3 or argv[1:3] != ["-m", "ipykernel_launcher"]:
+                raise ValueError("a kernel request names ipykernel_launcher and passes three descriptors")
+            report_r, report_w = os.pipe()
+            middle = os.fork()
+            if middle == 0:
+                self._middle(conn, fds, argv, report_r, report_w)  # never returns
+            os.close(report_w)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        kernel = self._read_pid(report_r)
+        os.close(report_r)
+        conn.sendall(json.dumps({"pid": kernel}).encode() + b"\n")
+        self._supervise(conn, middle, kernel)
+
+    @staticmethod
+    def _read_pid(fd: int) -> int:
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = os.read(fd, 64)
+            if not chunk:
+                break
+            data += chunk
+        return int(data or b"0")
+
+    def _supervise(self, conn: socket.socket, middle: int, kernel: int) -> None:
+        """Forward the client's signals; kill the kernel when the client goes; report its exit."""
+        buffer = b""
+        while True:
+            done, status = os.waitpid(middle, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                try:
+                    conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
+                except OSError:
+                    pass
+                return
+            ready, _, _ = select.select([conn], [], [], 0.02)
+            if not ready:
+                continue
+            chunk = conn.recv(4096)
+            if not chunk:  # the client was stopped: so is the kernel, and its whole PID namespace
+                for pid in (kernel, middle):
+                    if pid > 0:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                os.waitpid(middle, 0)
+                return
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                try:
+                    signum = int(json.loads(line)["signal"])
+                    if kernel > 0 and signum in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL, signal.SIGQUIT):
+                        os.kill(kernel, signum)
+                except (ValueError, KeyError, TypeError, ProcessLookupError):
+                    pass
+
+    # -- the child --------------------------------------------------------------------------------
+    def _middle(self, conn, fds, argv, report_r, report_w) -> None:
+        """In new namespaces: fork the kernel (PID 1 there), tell the server its pid, wait for it."""
+        code = 70
+        try:
+            os.close(report_r)
+            self.listener.close()
+            conn.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+            kernel = os.fork()
+            if kernel == 0:
+                os.close(report_w)
+                self._kernel(fds, argv)  # never returns
+            for fd in fds:
+                os.close(fd)
+            os.write(report_w, f"{kernel}\n".encode())
+            os.close(report_w)
+            _, status = os.waitpid(kernel, 0)
+            code = os.waitstatus_to_exitcode(status)
+            code = code if code >= 0 else 128 - code
+        except BaseException:  # noqa: BLE001 - a child never returns into the server's loop
+            try:
+                os.write(report_w, b"0\n")
+            except OSError:
+                pass
+        os._exit(code)
+
+    def _kernel(self, fds, argv) -> None:
+        config = self.config
+        kernel_args = argv[3:]
+        try:
+            for target, fd in zip((0, 1, 2), fds):
+                os.dup2(fd, target)
+            os.closerange(3, 1 << 16)
+            _mount("none", "/", None, MS_REC | MS_PRIVATE)
+            _check(_libc.umount2(os.path.dirname(config["socket"]).encode(), MNT_DETACH), "hide the server")
+            size = f"size={config['tmp_bytes']},mode=1777"
+            for target in ("/tmp", "/dev/shm", "/home"):
+                _fresh_tmpfs(target, size)
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            _set_cmdline(argv)
+            _drop_privileges(config["uid"], config["gid"])
+            work = config["work_dir"]
+            os.makedirs(work)
+            _copy_tree(config["input_dir"], work)
+            _copy_tree(config["seed_dir"], "/tmp")
+            os.chdir(work)
+        except BaseException as error:  # noqa: BLE001 - no kernel without its sandbox
+            os.write(2, f"gd-sandbox: the kernel's sandbox could not be made: {error}\n".encode())
+            os._exit(71)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.environ.clear()
+        os.environ.update(self.env)
+        sys.path[:] = self.path
+        code = 0
+        try:
+            import ipykernel_launcher  # noqa: F401 - what `python -m ipykernel_launcher` is
+        except ImportError:
+            pass
+        try:
+            from ipykernel import kernelapp
+
+            sys.argv = [getattr(sys.modules.get("ipykernel_launcher"), "__file__", "ipykernel_launcher"),
+                        *kernel_args]
+            kernelapp.launch_new_instance()
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        except BaseException:  # noqa: BLE001
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(argv[0])
+    zygote = Zygote(config)
+    failed = zygote.preload()
+    zygote.listen()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader's ^C reaches the kernels, not us
+    print(json.dumps({"ready": True, "failed": failed}), flush=True)
+    zygote.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

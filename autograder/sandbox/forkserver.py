@@ -1,0 +1,202 @@
+"""The grader's side of the fork server: one per grading process, in a slot it keeps.
+
+A fresh kernel pays for its frameworks on every student: TensorFlow and Keras
+cost ~3.5 core-seconds to import, PyTorch ~1, ipykernel ~0.3.  With the fork
+server (:mod:`autograder.kernel.zygote`) a grading process starts, once, a
+sandbox that imports the assignment's frameworks, and every kernel is forked
+from it into a sandbox of its own (new namespaces, fresh tmpfs, the slot's uid,
+no capabilities).  The grade, the feedback and the named mistakes are what a
+kernel started by itself gives: only modules the set-up cell imports before
+``setup()`` are imported early (:mod:`.preload`), and the tests compare the two.
+
+It is used when the grading command asks for it (``GD_FORK_SERVER`` holds the
+JSON list of modules to import; the CLI sets it for sandboxed grading as root)
+and the server starts; otherwise, or as an ordinary user (no uid to drop to),
+every kernel gets a bubblewrap sandbox of its own as before.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import cgroups, slots
+from .policy import Layout, Limits, zygote_command
+from .readiness import read_only_paths
+
+ENV = "GD_FORK_SERVER"
+#: How long the server may take to import its frameworks (a busy 2-core machine: ~10 s).
+START_TIMEOUT_S = 120
+#: How long the previous kernel may take to be gone before the next one is refused.
+IDLE_TIMEOUT_S = 30
+CLIENT = Path(__file__).with_name("fork_client.py")
+
+log = logging.getLogger(__name__)
+
+
+class ForkServerError(RuntimeError):
+    pass
+
+
+def requested_preload() -> list[str] | None:
+    """The modules the grading command asked the fork server to import; ``None``: no fork server."""
+    value = os.environ.get(ENV, "").strip()
+    if not value or not slots.running_as_root():
+        return None
+    try:
+        names = json.loads(value)
+    except ValueError:
+        return None
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
+@dataclass
+class ForkServer:
+    slot: slots.Slot
+    limits: Limits
+    preload: tuple[str, ...]
+    process: subprocess.Popen | None = None
+    cgroup: cgroups.SandboxCgroup | None = None
+    failed_imports: list[str] = field(default_factory=list)
+
+    @property
+    def control_dir(self) -> Path:
+        return self.slot.kernel_dir / "ctl"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.control_dir / "zygote.sock"
+
+    @property
+    def conn_dir(self) -> Path:
+        return self.slot.kernel_dir / "conn"
+
+    def start(self, env: dict[str, str]) -> None:
+        from course.notebook import QUIET_ENV
+
+        slots.prepare(self.slot, None)
+        self.control_dir.mkdir(mode=0o700)
+        self.cgroup = cgroups.SandboxCgroup(self.slot.index, self.limits.memory_mb, self.limits.max_processes)
+        layout = Layout(kernel_dir=self.slot.kernel_dir, read_only=read_only_paths(),
+                        uid=self.slot.uid, gid=self.slot.gid)
+        config = {"socket": str(self.socket_path), "preload": list(self.preload), "env_before_import": QUIET_ENV}
+        cmd = cgroups.launcher(self.cgroup.procs_files) + zygote_command(
+            sys.executable, layout, self.limits, env, self.control_dir, config)
+        log_file = open(self.slot.kernel_dir / "zygote.log", "wb")
+        try:
+            self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                                            cwd=self.slot.kernel_dir, start_new_session=True,
+                                            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+        finally:
+            log_file.close()
+        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT_S)
+        line = self.process.stdout.readline() if ready else b""
+        try:
+            status = json.loads(line)
+        except ValueError:
+            status = {}
+        if not status.get("ready"):
+            self.stop()
+            raise ForkServerError(f"the fork server did not start: {self._log_tail()}")
+        self.failed_imports = list(status.get("failed", []))
+
+    def _log_tail(self) -> str:
+        try:
+            return (self.slot.kernel_dir / "zygote.log").read_text(errors="replace")[-1500:].strip() or "no output"
+        except OSError:
+            return "no output"
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def wait_idle(self) -> None:
+        """Block until the previous kernel and everything it started are gone."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(IDLE_TIMEOUT_S)
+            probe.connect(str(self.socket_path))
+            socket.send_fds(probe, [b'{"ping": true}'], [])
+            if b"idle" not in probe.recv(64):
+                raise ForkServerError("the fork server did not answer")
+
+    def prepare_kernel(self, notebook_dir) -> None:
+        """An empty ``conn/`` and this student's files in ``input/`` (never while a kernel runs)."""
+        self.wait_idle()
+        for folder in (self.conn_dir, self.slot.kernel_dir / "input"):
+            for entry in os.scandir(folder):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+        slots.copy_input(Path(notebook_dir) if notebook_dir else None, self.slot.kernel_dir / "input")
+
+    def client_command(self, kernel_cmd: list[str]) -> list[str]:
+        return [sys.executable, str(CLIENT), str(self.socket_path), json.dumps(kernel_cmd)]
+
+    def stop(self) -> None:
+        if self.process is not None:
+            try:
+                self.process.stdin.close()  # the server's lifeline
+                self.process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+            self.process = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+
+
+_lock = threading.Lock()
+_servers: dict[tuple, ForkServer] = {}
+_broken: set[tuple] = set()
+
+
+def for_this_process(limits: Limits, preload: list[str], env: dict[str, str]) -> ForkServer | None:
+    """This process's fork server for these limits and modules (started on first use); ``None``: no server."""
+    key = (limits, tuple(preload))
+    with _lock:
+        server = _servers.get(key)
+        if server is not None and server.alive():
+            return server
+        if key in _broken:
+            return None
+        if server is not None:  # it died (killed, or out of memory): a new one in the same slot
+            server.stop()
+            slot = server.slot
+            slots.unmount_conn(slot.kernel_dir)
+            shutil.rmtree(slot.kernel_dir, ignore_errors=True)
+            slot.kernel_dir.mkdir(mode=0o711)
+        else:
+            slot = slots.acquire()
+        server = ForkServer(slot, limits, tuple(preload))
+        started = time.perf_counter()
+        try:
+            server.start(env)
+        except (ForkServerError, OSError) as error:
+            log.warning("grading without the fork server (each kernel starts in a sandbox of its own): %s", error)
+            slot.release()
+            _servers.pop(key, None)
+            _broken.add(key)
+            return None
+        log.debug("fork server in slot %s ready in %.1f s", slot.index, time.perf_counter() - started)
+        _servers[key] = server
+        return server
+
+
+@atexit.register
+def stop_all() -> None:
+    with _lock:
+        for server in _servers.values():
+            server.stop()
+            server.slot.release()
+        _servers.clear()

@@ -1,0 +1,202 @@
+"""The fork server (issue 15): kernels forked from one sandboxed server, each in a sandbox of its own.
+
+What one student's kernel leaves (files in /tmp, /dev/shm and home, running
+processes, a dead server) must not reach the next student's kernel in the
+same slot; each kernel runs as the slot's uid with no capabilities, sees no
+other process, and looks like a kernel started by itself.  Which modules a
+server may import early is a pure function of the instructor's set-up cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.sandbox import forkserver, preload
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ----------------------------------------------------------------------------------------------
+# what may be imported early
+# ----------------------------------------------------------------------------------------------
+def test_preload_takes_the_frameworks_imported_before_setup():
+    source = ("from course.notebook import setup\n\nimport numpy as np\nimport torch\nfrom torch import nn\n"
+              "import matplotlib.pyplot as plt\nimport os\n\nsetup()\nimport tensorflow\n")
+    assert preload.modules_before_setup(source) == ["course.notebook", "numpy", "torch"]
+
+
+def test_preload_counts_what_setup_frameworks_imports_but_nothing_after_setup():
+    source = "from course.notebook import setup\nsetup(frameworks=True)\nimport torch\nimport keras\n"
+    assert preload.modules_before_setup(source) == ["course.notebook", "tensorflow", "keras"]
+    assert preload.modules_before_setup("setup(frameworks=False)\nimport numpy\n") == []
+    assert preload.modules_before_setup("this is not python(") == []
+
+
+def test_preload_of_the_course_notebooks():
+    expected = {"01_numpy_by_hand": ("course.notebook",),
+                "02_torch_manual": ("course.notebook", "numpy", "torch"),
+                "04_keras_sequential": ("course.notebook", "tensorflow", "keras")}
+    for assignment, modules in expected.items():
+        assert preload.for_assignment(str(ROOT / "notebooks"), assignment) == modules
+
+
+def test_no_fork_server_unless_asked_for_as_root(monkeypatch):
+    monkeypatch.delenv(forkserver.ENV, raising=False)
+    assert forkserver.requested_preload() is None
+    monkeypatch.setenv(forkserver.ENV, "not json")
+    assert forkserver.requested_preload() is None
+    monkeypatch.setenv(forkserver.ENV, '["numpy"]')
+    assert forkserver.requested_preload() == (["numpy"] if os.geteuid() == 0 else None)
+
+
+# ----------------------------------------------------------------------------------------------
+# forked kernels, as root
+# ----------------------------------------------------------------------------------------------
+needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("bwrap") is None,
+                                reason="the fork server runs as root, with bubblewrap")
+
+PROBE = r'''
+import json, os
+def _caps():
+    fields = dict(line.split(":\t", 1) for line in open("/proc/self/status") if ":\t" in line)
+    return {k: fields[k].strip() for k in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb", "NoNewPrivs")}
+report = {
+    "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "pid": os.getpid(),
+    "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+    "caps": _caps(),
+    "cmdline": open("/proc/self/cmdline", "rb").read().split(b"\0")[1:3] == [b"-m", b"ipykernel_launcher"],
+    "tmp": sorted(os.listdir("/tmp")), "shm": sorted(os.listdir("/dev/shm")),
+    "home": sorted(os.listdir(os.path.expanduser("~"))),
+    "cwd": os.getcwd(), "work": sorted(os.listdir(".")),
+    "numpy_loaded": "numpy" in __import__("sys").modules,
+}
+try:
+    open(os.path.join(os.path.dirname(__import__("sys").executable), "planted"), "w")
+    report["venv_writable"] = True
+except OSError:
+    report["venv_writable"] = False
+print("REPORT" + json.dumps(report))
+'''
+
+PLANT = r'''
+import os, subprocess
+for folder in ("/tmp", "/dev/shm", os.path.expanduser("~")):
+    open(os.path.join(folder, "left-by-student-1"), "w").write("secret of student 1")
+subprocess.Popen(["sleep", "3600"], start_new_session=True)
+os.kill(-1, 9)  # everything else this kernel may signal (nothing of the server's)
+print("planted")
+'''
+
+
+def _run(kc, code: str, timeout: float = 60) -> str:
+    out: list[str] = []
+
+    def hook(message):
+        if message["msg_type"] == "stream":
+            out.append(message["content"]["text"])
+        elif message["msg_type"] == "error":
+            out.append("\n".join(message["content"]["traceback"]))
+
+    kc.execute_interactive(code, output_hook=hook, timeout=timeout)
+    return "".join(out)
+
+
+def _report(kc) -> dict:
+    text = _run(kc, PROBE)
+    line = next((row for row in text.splitlines() if row.startswith("REPORT")), None)
+    assert line, text
+    return json.loads(line[len("REPORT"):])
+
+
+@pytest.fixture
+def forked(isolated_jupyter, tmp_path, monkeypatch):
+    """Start kernels through the sandbox's provisioner with a fork server that imported NumPy."""
+    from jupyter_client.manager import start_new_kernel
+
+    from autograder.sandbox import ensure_kernelspec, KERNEL_NAME
+
+    monkeypatch.setenv("GD_SANDBOX_DIR", str(tmp_path / "slots"))
+    monkeypatch.setenv(forkserver.ENV, '["numpy"]')
+    ensure_kernelspec()
+    notebook_dir = tmp_path / "nb"
+    notebook_dir.mkdir()
+    (notebook_dir / "data.csv").write_text("1,2\n")
+    (notebook_dir / "answers.ipynb").write_text("{}")
+    started = []
+
+    def start():
+        km, kc = start_new_kernel(kernel_name=KERNEL_NAME, cwd=str(notebook_dir), startup_timeout=120)
+        started.append((km, kc))
+        return km, kc
+
+    yield start
+    for km, kc in started:
+        kc.stop_channels()
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    forkserver.stop_all()
+
+
+def _server() -> forkserver.ForkServer:
+    servers = list(forkserver._servers.values())
+    assert len(servers) == 1, servers
+    return servers[0]
+
+
+@needs_root
+def test_each_forked_kernel_gets_a_sandbox_of_its_own(forked):
+    km1, kc1 = forked()
+    first = _report(kc1)
+    server = _server()
+    assert first["uid"] == server.slot.uid and first["gid"] == server.slot.gid and first["groups"] == []
+    assert first["pid"] == 1 and first["pids"] == [1], "a kernel sees only its own processes"
+    assert all(int(first["caps"][k], 16) == 0 for k in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"))
+    assert first["caps"]["NoNewPrivs"] == "1"
+    assert first["cmdline"], "the kernel shows its own command line"
+    assert first["work"] == ["data.csv"] and first["cwd"].endswith("/work")
+    assert first["numpy_loaded"] and not first["venv_writable"]
+    assert "planted" in _run(kc1, PLANT)
+    time.sleep(0.5)
+    km1.shutdown_kernel(now=True)
+
+    km2, kc2 = forked()
+    second = _report(kc2)
+    assert _server() is server, "the same server forked the second kernel"
+    for folder in ("tmp", "shm", "home"):
+        assert not [name for name in second[folder] if "left-by-student" in name], (folder, second[folder])
+    assert second["pids"] == [1], "nothing of the first kernel is still running"
+    leftover = subprocess.run(["pgrep", "-u", str(server.slot.uid), "-f", "sleep 3600"],
+                              capture_output=True, text=True).stdout.split()
+    assert leftover == [], "the first kernel's background process outlived it"
+
+
+@needs_root
+def test_a_dead_fork_server_is_replaced_and_grading_goes_on(forked):
+    km1, kc1 = forked()
+    assert _report(kc1)["numpy_loaded"]
+    km1.shutdown_kernel(now=True)
+    server = _server()
+    os.killpg(server.process.pid, signal.SIGKILL)  # bubblewrap and the server inside it
+    server.process.wait(timeout=10)
+    km2, kc2 = forked()
+    assert _report(kc2)["pids"] == [1]
+    assert _server() is not server and _server().alive()
+
+
+@needs_root
+def test_forked_kernel_cannot_reach_the_server_socket(forked):
+    km, kc = forked()
+    socket_path = str(_server().socket_path)
+    text = _run(kc, f"import os\nprint('EXISTS', os.path.exists({socket_path!r}))\n"
+                    f"print('CTL', os.path.exists({os.path.dirname(socket_path)!r}) and "
+                    f"os.listdir({os.path.dirname(socket_path)!r}))\n")
+    assert "EXISTS False" in text and "CTL False" in text, text
+
