@@ -209,8 +209,25 @@ def _proc_cpu(pid: int) -> float:
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def _kernel_pid(root_pid: int) -> int | None:
-    """The ipykernel process at or below ``root_pid`` (the sandbox's launcher, or the kernel itself)."""
+def _kernel_pid(root_pid: int, connection_file: str | None = None) -> int | None:
+    """The ipykernel process at or below ``root_pid`` (the sandbox's launcher, or the kernel itself),
+    else (a kernel forked by the fork server is no child of the process jupyter_client started)
+    the one whose command line names ``connection_file``."""
+    found = _kernel_below(root_pid)
+    if found is None and connection_file:
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                        argv = handle.read().split(b"\0")
+                except OSError:
+                    continue
+                if argv[1:3] == [b"-m", b"ipykernel_launcher"] and connection_file.encode() in argv:
+                    return int(entry.name)
+    return found
+
+
+def _kernel_below(root_pid: int) -> int | None:
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -273,7 +290,7 @@ def breakdown_main(root: str, assignment: str, mode: str, students: int) -> dict
         own = next(klass for klass in type(self).__mro__ if klass in orig_starts)
         result = orig_starts[own](self, *args, **kwargs)
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
-        state["pid"] = _kernel_pid(process.pid) if process is not None else None
+        state["pid"] = _kernel_pid(process.pid, self.km.connection_file) if process is not None else None
         state["marks"] = [("start", _proc_cpu(state["pid"]) if state["pid"] else 0.0)]
         state["first_answer"] = next((i for i, c in enumerate(self.nb.cells) if c.cell_type == "code"
                                       and not c.get("metadata", {}).get("nbgrader", {}).get("locked")

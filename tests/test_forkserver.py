@@ -92,6 +92,7 @@ for folder in ("/tmp", "/dev/shm", os.path.expanduser("~")):
     open(os.path.join(folder, "left-by-student-1"), "w").write("secret of student 1")
 subprocess.Popen(["sleep", "3600"], start_new_session=True)
 os.kill(-1, 9)  # everything else this kernel may signal (nothing of the server's)
+os.kill(1, 9)   # its init: ignored, as every PID 1 ignores what its own namespace sends it
 print("planted")
 '''
 
@@ -146,7 +147,7 @@ def forked(isolated_jupyter, tmp_path, monkeypatch):
 
 
 def _server() -> forkserver.ForkServer:
-    servers = list(forkserver._servers.values())
+    servers = [server for pool in forkserver._servers.values() for server in pool]
     assert len(servers) == 1, servers
     return servers[0]
 
@@ -157,7 +158,7 @@ def test_each_forked_kernel_gets_a_sandbox_of_its_own(forked):
     first = _report(kc1)
     server = _server()
     assert first["uid"] == server.slot.uid and first["gid"] == server.slot.gid and first["groups"] == []
-    assert first["pid"] == 1 and first["pids"] == [1], "a kernel sees only its own processes"
+    assert first["pid"] == 2 and first["pids"] == [1, 2], "a kernel sees only its init and itself"
     assert all(int(first["caps"][k], 16) == 0 for k in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"))
     assert first["caps"]["NoNewPrivs"] == "1"
     assert first["cmdline"], "the kernel shows its own command line"
@@ -172,10 +173,21 @@ def test_each_forked_kernel_gets_a_sandbox_of_its_own(forked):
     assert _server() is server, "the same server forked the second kernel"
     for folder in ("tmp", "shm", "home"):
         assert not [name for name in second[folder] if "left-by-student" in name], (folder, second[folder])
-    assert second["pids"] == [1], "nothing of the first kernel is still running"
+    assert second["pids"] == [1, 2], "nothing of the first kernel is still running"
     leftover = subprocess.run(["pgrep", "-u", str(server.slot.uid), "-f", "sleep 3600"],
                               capture_output=True, text=True).stdout.split()
     assert leftover == [], "the first kernel's background process outlived it"
+
+
+@needs_root
+def test_a_kernel_that_kills_itself_dies_as_it_would_alone(forked):
+    km, kc = forked()
+    assert _report(kc)["pid"] == 2
+    kc.execute("import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    deadline = time.monotonic() + 20
+    while km.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not km.is_alive(), "SIGKILL to itself must kill a forked kernel"
 
 
 @needs_root
@@ -187,8 +199,17 @@ def test_a_dead_fork_server_is_replaced_and_grading_goes_on(forked):
     os.killpg(server.process.pid, signal.SIGKILL)  # bubblewrap and the server inside it
     server.process.wait(timeout=10)
     km2, kc2 = forked()
-    assert _report(kc2)["pids"] == [1]
-    assert _server() is not server and _server().alive()
+    assert _report(kc2)["pids"] == [1, 2]
+    assert _server() is server and server.alive(), "a new server in the same slot"
+
+
+@needs_root
+def test_kernels_running_at_once_in_one_process_get_a_server_each(forked):
+    (km1, kc1), (km2, kc2) = forked(), forked()
+    first, second = _report(kc1), _report(kc2)
+    servers = [server for pool in forkserver._servers.values() for server in pool]
+    assert len(servers) == 2 and first["uid"] != second["uid"]
+    assert {first["uid"], second["uid"]} == {s.slot.uid for s in servers}
 
 
 @needs_root

@@ -1,1 +1,1 @@
-"""Code that runs inside the student's kernel: the in-kernel guard that protects the test cells."""
+"""Code that runs inside the sandbox: the in-kernel guard that protects the test cells, and the fork server."""

@@ -11,9 +11,9 @@ on a unix socket only root can reach.
 Each kernel is a fresh process forked from that state, and gets a sandbox of
 its own before any student code runs:
 
-* new mount, PID and IPC namespaces: the kernel is PID 1 of its own, sees no
-  other process (not this server, not the previous student's), and everything
-  it starts dies with it;
+* new mount, PID and IPC namespaces: the kernel sees no other process (not
+  this server, not the previous student's), only a small init as PID 1 (as
+  under bubblewrap), and everything it starts dies with it;
 * fresh, size-capped tmpfs ``/tmp``, ``/dev/shm`` and home, its working
   directory copied from the slot's ``input/``, this server's socket unmounted;
 * the slot's uid and gid, no supplementary groups, an empty capability
@@ -164,7 +164,13 @@ class Zygote:
         """Import the assignment's frameworks (failures are the kernel's to meet, not ours)."""
         failed = []
         added = {}
-        for name, value in self.config.get("env_before_import", {}).items():
+        # The frameworks may import matplotlib (Keras imports pyplot), which takes its backend from
+        # MPLBACKEND at import: set it as ipykernel's init_gui_pylab does before any user code.
+        wanted = {"MPLBACKEND": "module://matplotlib_inline.backend_inline",
+                  **self.config.get("env_before_import", {})}
+        # matplotlib's font list, as a kernel's sandbox gets it (else the server rebuilds it: ~2 s)
+        _copy_tree(self.config["seed_dir"], "/tmp")
+        for name, value in wanted.items():
             if name not in os.environ:
                 os.environ[name] = added[name] = value
         for name in self.config.get("preload", []):
@@ -304,8 +310,13 @@ class Zygote:
         os._exit(code)
 
     def _kernel(self, fds, argv) -> None:
+        """PID 1 of the kernel's namespaces: build its sandbox, then fork the kernel and reap.
+
+        The kernel itself is PID 2, as under bubblewrap's own init: a PID 1 ignores the signals
+        it sent itself (``os.kill(os.getpid(), SIGKILL)`` must kill a kernel, as it does alone).
+        When the kernel exits so does this init, and with it everything left in the namespace.
+        """
         config = self.config
-        kernel_args = argv[3:]
         try:
             for target, fd in zip((0, 1, 2), fds):
                 os.dup2(fd, target)
@@ -316,18 +327,44 @@ class Zygote:
             for target in ("/tmp", "/dev/shm", "/home"):
                 _fresh_tmpfs(target, size)
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-            _set_cmdline(argv)
+            _set_cmdline(["gd-sandbox-init"])
             _drop_privileges(config["uid"], config["gid"])
             work = config["work_dir"]
             os.makedirs(work)
             _copy_tree(config["input_dir"], work)
             _copy_tree(config["seed_dir"], "/tmp")
             os.chdir(work)
+            kernel = os.fork()
         except BaseException as error:  # noqa: BLE001 - no kernel without its sandbox
             os.write(2, f"gd-sandbox: the kernel's sandbox could not be made: {error}\n".encode())
             os._exit(71)
+        if kernel == 0:
+            self._start_kernel(argv)  # never returns
+
+        def forward(signum, _frame):
+            try:
+                os.kill(kernel, signum)
+            except ProcessLookupError:
+                pass
+
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+            signal.signal(signum, forward)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        while True:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                os._exit(70)
+            if pid == kernel:
+                code = os.waitstatus_to_exitcode(status)
+                os._exit(code if code >= 0 else 128 - code)
+
+    def _start_kernel(self, argv) -> None:
+        """What ``python -m ipykernel_launcher ARGS`` does, in this already-prepared process."""
+        for signum in (signal.SIGTERM, signal.SIGQUIT, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        _set_cmdline(argv)
         os.environ.clear()
         os.environ.update(self.env)
         sys.path[:] = self.path
@@ -340,7 +377,7 @@ class Zygote:
             from ipykernel import kernelapp
 
             sys.argv = [getattr(sys.modules.get("ipykernel_launcher"), "__file__", "ipykernel_launcher"),
-                        *kernel_args]
+                        *argv[3:]]
             kernelapp.launch_new_instance()
         except SystemExit as stop:
             code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)

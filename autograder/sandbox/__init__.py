@@ -5,7 +5,9 @@
 * :mod:`.cgroups` - a memory and process cap for the whole sandbox, as root;
 * :mod:`.provisioner` - the jupyter_client provisioner that starts the kernel;
 * :mod:`.kernelspec` - the ``gd-sandbox`` kernelspec that names it;
-* :mod:`.readiness` - can it start here, and if not, why and what to do.
+* :mod:`.readiness` - can it start here, and if not, why and what to do;
+* :mod:`.forkserver`, :mod:`.fork_client`, :mod:`.preload` - as root, kernels forked from a
+  sandboxed server that imported the assignment's frameworks once, each into a sandbox of its own.
 """
 
 from .readiness import SandboxUnavailable, diagnose

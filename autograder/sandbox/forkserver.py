@@ -143,6 +143,14 @@ class ForkServer:
     def client_command(self, kernel_cmd: list[str]) -> list[str]:
         return [sys.executable, str(CLIENT), str(self.socket_path), json.dumps(kernel_cmd)]
 
+    def restart(self, env: dict[str, str]) -> None:
+        """A new server in the same slot, after this one died."""
+        self.stop()
+        slots.unmount_conn(self.slot.kernel_dir)
+        shutil.rmtree(self.slot.kernel_dir, ignore_errors=True)
+        self.slot.kernel_dir.mkdir(mode=0o711)
+        self.start(env)
+
     def stop(self) -> None:
         if self.process is not None:
             try:
@@ -157,46 +165,61 @@ class ForkServer:
 
 
 _lock = threading.Lock()
-_servers: dict[tuple, ForkServer] = {}
+_servers: dict[tuple, list[ForkServer]] = {}  # per (limits, modules): the servers of this process
+_busy: set[int] = set()                      # ids of the servers whose kernel is running
 _broken: set[tuple] = set()
 
 
-def for_this_process(limits: Limits, preload: list[str], env: dict[str, str]) -> ForkServer | None:
-    """This process's fork server for these limits and modules (started on first use); ``None``: no server."""
+def acquire(limits: Limits, preload: list[str], env: dict[str, str]) -> ForkServer | None:
+    """A free fork server of this process for these limits and modules, started if none is free.
+
+    One server runs one kernel at a time; a process that grades several students at once (a Dask
+    worker with several threads) gets one server, and one slot, per concurrent kernel.  ``None``:
+    no server here (it could not start); the kernel then gets a sandbox of its own as before.
+    """
     key = (limits, tuple(preload))
     with _lock:
-        server = _servers.get(key)
-        if server is not None and server.alive():
-            return server
         if key in _broken:
             return None
-        if server is not None:  # it died (killed, or out of memory): a new one in the same slot
-            server.stop()
-            slot = server.slot
-            slots.unmount_conn(slot.kernel_dir)
-            shutil.rmtree(slot.kernel_dir, ignore_errors=True)
-            slot.kernel_dir.mkdir(mode=0o711)
-        else:
-            slot = slots.acquire()
+        pool = _servers.setdefault(key, [])
+        for server in pool:
+            if id(server) not in _busy:
+                if not server.alive():  # it died (killed, or out of memory): a new one in its slot
+                    server.restart(env)
+                _busy.add(id(server))
+                return server
+        slot = slots.acquire()
         server = ForkServer(slot, limits, tuple(preload))
-        started = time.perf_counter()
-        try:
-            server.start(env)
-        except (ForkServerError, OSError) as error:
-            log.warning("grading without the fork server (each kernel starts in a sandbox of its own): %s", error)
-            slot.release()
-            _servers.pop(key, None)
+        _busy.add(id(server))
+    started = time.perf_counter()
+    try:
+        server.start(env)
+    except (ForkServerError, OSError) as error:
+        log.warning("grading without the fork server (each kernel starts in a sandbox of its own): %s", error)
+        with _lock:
+            _busy.discard(id(server))
             _broken.add(key)
-            return None
-        log.debug("fork server in slot %s ready in %.1f s", slot.index, time.perf_counter() - started)
-        _servers[key] = server
-        return server
+        slot.release()
+        return None
+    log.debug("fork server in slot %s ready in %.1f s", slot.index, time.perf_counter() - started)
+    with _lock:
+        pool.append(server)
+    return server
+
+
+def release(server: ForkServer) -> None:
+    """The server's kernel is gone: the next kernel may use it."""
+    with _lock:
+        _busy.discard(id(server))
 
 
 @atexit.register
 def stop_all() -> None:
     with _lock:
-        for server in _servers.values():
-            server.stop()
-            server.slot.release()
+        for pool in _servers.values():
+            for server in pool:
+                server.stop()
+                server.slot.release()
         _servers.clear()
+        _busy.clear()
+        _broken.clear()

@@ -40,7 +40,7 @@ class SandboxProvisioner(LocalProvisioner):
 
     _slot: slots.Slot | None = None
     _cgroup: cgroups.SandboxCgroup | None = None
-    _forked: bool = False
+    _server: forkserver.ForkServer | None = None
 
     @property
     def limits(self) -> Limits:
@@ -56,7 +56,7 @@ class SandboxProvisioner(LocalProvisioner):
         preload = forkserver.requested_preload()
         if preload is not None and self._slot is None:
             env = sandbox_env(dict(kwargs.get("env") or os.environ), os.path.dirname(sys.executable), import_roots())
-            server = await asyncio.to_thread(forkserver.for_this_process, self.limits, preload, env)
+            server = self._server or await asyncio.to_thread(forkserver.acquire, self.limits, preload, env)
             if server is not None:
                 return await self._pre_launch_forked(server, **kwargs)
         if self._slot is None:  # a restart keeps its slot
@@ -91,8 +91,8 @@ class SandboxProvisioner(LocalProvisioner):
     async def _pre_launch_forked(self, server: forkserver.ForkServer, **kwargs: Any) -> dict[str, Any]:
         """The kernel is forked by the process's fork server, into a sandbox of its own (see .forkserver)."""
         km = self.parent
+        self._server = server
         await asyncio.to_thread(server.prepare_kernel, kwargs.get("cwd"))
-        self._forked = True
         km.transport = "ipc"
         km.cache_ports = False
         km.ip = str(server.conn_dir / "kernel")
@@ -121,9 +121,11 @@ class SandboxProvisioner(LocalProvisioner):
         if self.process is not None and self.process.poll() is None:
             self.process.kill()  # forked: the server then kills the kernel and its PID namespace
             await asyncio.sleep(0)
-        if self._forked:
-            self._forked = restart
-            return  # the slot, its cgroup and its folders belong to the process's fork server
+        if self._server is not None:
+            if not restart:  # the slot, its cgroup and its folders stay with the fork server
+                forkserver.release(self._server)
+                self._server = None
+            return
         if self._cgroup is not None:
             self._cgroup.remove()  # whatever a student left running in the slot is killed here
             self._cgroup = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 
 import numpy as np
 
@@ -13,14 +15,38 @@ def quiet_tensorflow():
     """Import TensorFlow without its start-up chatter on stderr.
 
     nbgrader scores a test cell 0 when it writes to stderr, so the notebooks
-    and the references import TensorFlow through this function.
+    and the references import TensorFlow through this function.  Some of
+    TensorFlow's C++ start-up lines (oneDNN's notice, absl's "before
+    InitializeLog" warning) ignore ``TF_CPP_MIN_LOG_LEVEL``: the import runs
+    with the process's own stderr (file descriptor 2, which Jupyter shows in
+    the cell) pointed at ``/dev/null``.  Python's errors and warnings still
+    show: they go through ``sys.stderr``, not that descriptor.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from ..notebook import QUIET_ENV
+
+    for name, value in QUIET_ENV.items():
+        os.environ.setdefault(name, value)
+    if "tensorflow" not in sys.modules:
+        with _native_stderr_to_devnull():
+            import tensorflow  # noqa: F401
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
     return tf
+
+
+@contextlib.contextmanager
+def _native_stderr_to_devnull():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def build_keras_model(w0=0.0, b0=0.0, *, lr=0.01, reduction="mean"):
