@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -197,6 +198,44 @@ def precompile_kernel_code() -> None:
             pass
 
 
+def precompile_environment() -> bool:
+    """Byte-compile the Python environment's packages once, for the sandboxed kernels.
+
+    The sandbox shows the environment read-only and sets ``PYTHONDONTWRITEBYTECODE``, so a
+    package installed without ``.pyc`` files (uv installs none unless asked) is compiled from
+    source by every kernel that imports it: TensorFlow and Keras then cost ~12 core-seconds
+    more per kernel.  pip compiles at install time; for uv this runs once per set of installed
+    packages (a stamp keyed on their ``*.dist-info`` names), with a lock so that parallel
+    graders do it once.  Returns whether it compiled anything; an environment this process
+    cannot write is left as it is.
+    """
+    import compileall
+    import fcntl
+    import hashlib
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    try:
+        infos = sorted(p for p in os.listdir(site) if p.endswith(".dist-info"))
+    except OSError:
+        return False
+    key = hashlib.sha256("\n".join(infos).encode()).hexdigest()[:16]
+    stamp = Path(sys.prefix) / f".gd-bytecode-{key}"
+    if stamp.exists() or not os.access(site, os.W_OK):
+        return False
+    with open(Path(sys.prefix) / ".gd-bytecode.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists():
+            return False
+        print(f"gd-autograder: byte-compiling {site} once for the sandboxed kernels "
+              "(they see it read-only); about a minute", file=sys.stderr, flush=True)
+        compileall.compile_dir(str(site), quiet=2, force=False, workers=0)
+        for old in Path(sys.prefix).glob(".gd-bytecode-*"):
+            old.unlink(missing_ok=True)
+        stamp.touch()
+    return True
+
+
 def course_config(settings: Settings):
     """The traitlets ``Config`` for nbgrader with this course's settings."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
@@ -235,6 +274,7 @@ def course_config(settings: Settings):
     c.GuardTests.figures = settings.figures
     precompile_kernel_code()
     if settings.sandbox:
+        precompile_environment()
         # Every graded kernel starts through the sandbox's provisioner (nbgrader honours
         # the kernel name; it would ignore a kernel manager class).  Only SafeExecute, the
         # autograde step, is pointed at it: a student's Validate runs their usual kernel.

@@ -27,7 +27,8 @@ def setup(seed: int = 0, *, frameworks: bool = False) -> None:
 
     ``seed`` seeds Python's, NumPy's and (when imported) PyTorch's global
     generators.  ``frameworks=True`` also imports TensorFlow/Keras quietly
-    now, so that their start-up messages never land in a graded cell.
+    now, so that their start-up messages never land in a graded cell, and
+    before the seeding (their import draws random numbers).
     """
     for name, value in QUIET_ENV.items():
         os.environ.setdefault(name, value)
@@ -37,6 +38,12 @@ def setup(seed: int = 0, *, frameworks: bool = False) -> None:
     warnings.filterwarnings("ignore", message=".*Matplotlib.*non-interactive.*")
     for name in ("tensorflow", "absl", "keras", "matplotlib", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    if frameworks:
+        from .reference import quiet_tensorflow
+
+        quiet_tensorflow()
+    # Seed after the imports: importing TensorFlow and Keras draws from Python's generator, and
+    # a learner's numbers should not depend on what an import happened to draw.
     random.seed(seed)
     np.random.seed(seed)
     try:
@@ -52,10 +59,6 @@ def setup(seed: int = 0, *, frameworks: bool = False) -> None:
         })
     except ImportError:  # plotting is optional for the checks
         pass
-    if frameworks:
-        from .reference import quiet_tensorflow
-
-        quiet_tensorflow()
     import sys
 
     if "torch" in sys.modules:

@@ -10,6 +10,7 @@ server may import early is a pure function of the instructor's set-up cell.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -221,3 +222,71 @@ def test_forked_kernel_cannot_reach_the_server_socket(forked):
                     f"os.listdir({os.path.dirname(socket_path)!r}))\n")
     assert "EXISTS False" in text and "CTL False" in text, text
 
+
+
+# ----------------------------------------------------------------------------------------------
+# the same grades and feedback as kernels started from scratch
+# ----------------------------------------------------------------------------------------------
+ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
+
+
+def _outputs_by_cell(path: Path) -> dict[int, list]:
+    """What the feedback shows of each code cell: consecutive stream outputs as one block (as
+    Jupyter renders them), object addresses masked; cells that print a timing are left out."""
+    notebook = json.loads(path.read_text())
+    shown: dict[int, list] = {}
+    for index, cell in enumerate(notebook["cells"]):
+        source = "".join(cell.get("source", ""))
+        if cell["cell_type"] != "code" or "perf_counter" in source:
+            continue
+        rows = shown.setdefault(index, [])
+        for output in cell.get("outputs", []):
+            kind = output["output_type"]
+            text = output.get("text") or json.dumps(output.get("data", {}).get("text/plain", "")) + \
+                output.get("ename", "") + output.get("evalue", "")
+            text = ADDRESS.sub("0x…", "".join(text) if isinstance(text, list) else text)
+            if kind == "stream" and rows and rows[-1][:2] == ("stream", output["name"]):
+                rows[-1] = ("stream", output["name"], rows[-1][2] + text)
+            else:
+                rows.append((kind, output.get("name", ""), text))
+    return shown
+
+
+@needs_root
+@pytest.mark.parametrize("assignment", ["04_keras_sequential", "05_gradient_tape"])
+def test_forked_kernels_grade_and_show_what_fresh_kernels_do(isolated_jupyter, tmp_path, monkeypatch, assignment):
+    """Keras's random start, tf.print's stream, the figures and every printed number: as from scratch."""
+    from autograder.cli import main
+    from autograder.config import Settings
+    from autograder.course_dir import Course
+    from autograder.demo import catalogue
+    from autograder.demo.run import write_class
+
+    monkeypatch.setenv("GD_SANDBOX_DIR", str(tmp_path / "slots"))
+    source = ROOT / "notebooks"
+    wanted = [v for v in catalogue.class_variants(assignment) if v.student in ("correct", "partial")]
+    roots = {}
+    for mode, extra in (("forked", []), ("fresh", ["--no-fork-server"])):
+        root = tmp_path / mode
+        run = lambda args: main([*args, "--root", str(root), "--source", str(source)])  # noqa: E731
+        assert run(["release", assignment]) == 0
+        course = Course(Settings.from_env(root=root, source=source))
+        write_class(course, assignment, wanted, tmp_path / f"{mode}.zip")
+        assert run(["collect", assignment, str(tmp_path / f"{mode}.zip")]) == 0
+        assert run(["autograde", assignment, "--jobs", "1", "--no-progress", *extra]) == 0
+        roots[mode] = root
+    forked_nbs = sorted((roots["forked"] / "autograded").glob(f"*/{assignment}/*.ipynb"))
+    assert len(forked_nbs) == len(wanted)
+    for path in forked_nbs:
+        twin = roots["fresh"] / path.relative_to(roots["forked"])
+        assert _outputs_by_cell(path) == _outputs_by_cell(twin), path.parts[-3]
+    from nbgrader.api import Gradebook
+
+    from autograder.config import gradebook_url
+
+    scores = {}
+    for mode, root in roots.items():
+        with Gradebook(gradebook_url(root)) as gb:
+            scores[mode] = {s.student.id: s.score for s in gb.assignment_submissions(assignment)}
+    assert scores["forked"] == scores["fresh"]
+    assert scores["forked"]["correct"] > scores["forked"]["partial"] > 0

@@ -152,6 +152,19 @@ def _copy_tree(source: str, target: str) -> None:
             shutil.copy(entry.path, destination)
 
 
+def _redo_import_time_checks() -> None:
+    """What the preloaded modules would have done had they been imported inside a kernel.
+
+    TensorFlow routes ``tf.print`` into the notebook's stdout when ``get_ipython`` exists at its
+    import (``logging_ops``); imported here first, it would print to the kernel's stderr.
+    (Keras and PyTorch look for IPython only when used; matplotlib's backend is set before the
+    imports, see :meth:`Zygote.preload`.)
+    """
+    logging_ops = sys.modules.get("tensorflow.python.ops.logging_ops")
+    if logging_ops is not None:
+        logging_ops.enable_interactive_logging()
+
+
 class Zygote:
     def __init__(self, config: dict):
         self.config = config
@@ -368,6 +381,7 @@ class Zygote:
         os.environ.clear()
         os.environ.update(self.env)
         sys.path[:] = self.path
+        _redo_import_time_checks()
         code = 0
         try:
             import ipykernel_launcher  # noqa: F401 - what `python -m ipykernel_launcher` is
