@@ -206,7 +206,7 @@ def test_a_dead_fork_server_is_replaced_and_grading_goes_on(forked):
 
 @needs_root
 def test_kernels_running_at_once_in_one_process_get_a_server_each(forked):
-    (km1, kc1), (km2, kc2) = forked(), forked()
+    (_, kc1), (_, kc2) = forked(), forked()
     first, second = _report(kc1), _report(kc2)
     servers = [server for pool in forkserver._servers.values() for server in pool]
     assert len(servers) == 2 and first["uid"] != second["uid"]
