@@ -274,7 +274,6 @@ def course_config(settings: Settings):
     c.GuardTests.figures = settings.figures
     precompile_kernel_code()
     if settings.sandbox:
-        precompile_environment()
         # Every graded kernel starts through the sandbox's provisioner (nbgrader honours
         # the kernel name; it would ignore a kernel manager class).  Only SafeExecute, the
         # autograde step, is pointed at it: a student's Validate runs their usual kernel.

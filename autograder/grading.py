@@ -69,10 +69,14 @@ def summary_of_run(course: Course, assignment: str, student: str, result: dict,
     return record_failure(course, assignment, student, failure_prefix + reason)
 
 
-def _ask_for_fork_server(course: Course, assignment: str) -> None:
-    """Tell the sandbox's provisioner (in this process) whether, and with what, to fork kernels."""
+def _prepare_sandboxed_kernels(course: Course, assignment: str) -> None:
+    """Tell the sandbox's provisioner (in this process) whether, and with what, to fork kernels
+    (and byte-compile the environment the sandbox shows read-only, the first time)."""
+    from .config import precompile_environment
     from .sandbox import forkserver, preload
 
+    if course.settings.sandbox:
+        precompile_environment()  # once per installed set of packages; a stamp check otherwise
     if course.settings.sandbox and course.settings.fork_server:
         modules = preload.for_assignment(str(course.settings.source), assignment)
         os.environ[forkserver.ENV] = json.dumps(list(modules))
@@ -83,7 +87,7 @@ def _ask_for_fork_server(course: Course, assignment: str) -> None:
 def autograde_student(course: Course, assignment: str, student: str) -> StudentResult:
     """Run nbgrader's autograde for one student; never raises for a bad submission."""
     started = time.monotonic()
-    _ask_for_fork_server(course, assignment)
+    _prepare_sandboxed_kernels(course, assignment)
     fingerprint = status.submission_fingerprint(course, assignment, student)
     status.forget(course, assignment, student)
     result: dict = {}

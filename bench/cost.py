@@ -356,7 +356,7 @@ def breakdown_main(root: str, assignment: str, mode: str, students: int) -> dict
             "per_student": {k: round(v / count, 3) for k, v in totals.items()}}
 
 
-def breakdown(students: int = 4, assignment: str = "01_numpy_by_hand") -> dict:
+def breakdown(students: int = 4, assignment: str = "01_numpy_by_hand", key: str = "grading_breakdown") -> dict:
     """The per-student breakdown of stock nbgrader and of one sandboxed grader process, rows included."""
     from .autograde import _env
 
@@ -380,7 +380,7 @@ def breakdown(students: int = 4, assignment: str = "01_numpy_by_hand") -> dict:
     finally:
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(stock_root, ignore_errors=True)
-    return {"rows": rows, "grading_breakdown": result}
+    return {"rows": rows, key: result}
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ def _parts(runs: int, students: int, cluster_sizes=(10, 40)):
         "autograde": lambda: autograde.measure(students=students, runs=max(1, runs - 1)),
         "course_autograde": lambda: cost.measure_course(students=10),
         "grading_breakdown": lambda: cost.breakdown(students=4),
+        "grading_breakdown_keras": lambda: cost.breakdown(students=4, assignment="04_keras_sequential",
+                                                          key="grading_breakdown_keras"),
         "scaling": lambda: scaling.measure(runs),
         "sandbox": lambda: sandbox.measure(students=students, runs=max(1, runs - 1)),
         "class_scaling": lambda: autograde.class_scaling(sizes=(10, 20, 40)),
@@ -72,7 +74,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each measurement")
     parser.add_argument("--students", type=int, default=20, help="class size for the autograde goal")
-    parser.add_argument("--only", action="append", help="run only these parts (keras, slider, notebooks, autograde, course_autograde, grading_breakdown, "
+    parser.add_argument("--only", action="append", help="run only these parts (keras, slider, notebooks, autograde, course_autograde, grading_breakdown, grading_breakdown_keras, "
                              "scaling, sandbox, class_scaling, cluster, cluster_scaling, first_contact)")
     parser.add_argument("--cluster-160", action="store_true",
                         help="add a 160-student class to cluster_scaling (about 10 more minutes on 2 cores)")

@@ -8,9 +8,12 @@ seeds the generators, and picks a readable plotting style.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import logging
 import os
 import random
+import sys
 import warnings
 
 import numpy as np
@@ -25,8 +28,8 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 def setup(seed: int = 0, *, frameworks: bool = False) -> None:
     """Prepare a notebook session.
 
-    ``seed`` seeds Python's, NumPy's and (when imported) PyTorch's global
-    generators.  ``frameworks=True`` also imports TensorFlow/Keras quietly
+    ``seed`` seeds Python's, NumPy's and PyTorch's global generators
+    (PyTorch's as soon as it is imported, if it is not yet).  ``frameworks=True`` also imports TensorFlow/Keras quietly
     now, so that their start-up messages never land in a graded cell, and
     before the seeding (their import draws random numbers).
     """
@@ -59,7 +62,41 @@ def setup(seed: int = 0, *, frameworks: bool = False) -> None:
         })
     except ImportError:  # plotting is optional for the checks
         pass
-    import sys
+    _seed_torch(seed)
 
+
+class _SeedOnImport(importlib.abc.MetaPathFinder):
+    """Seeds PyTorch's generator right after ``import torch`` runs, once, then steps aside."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != "torch":
+            return None
+        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _SeedOnImport)]
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run, seed = spec.loader.exec_module, self.seed
+
+        def exec_module(module):
+            run(module)
+            module.manual_seed(seed)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def _seed_torch(seed: int) -> None:
+    """Seed PyTorch now if it is imported, else as soon as it is.
+
+    Either way a notebook's PyTorch numbers are the same: they do not depend on
+    whether ``torch`` was imported before ``setup()``, after it, or by a course
+    function that needs it (and a grader may import it ahead of the notebook).
+    """
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _SeedOnImport)]
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(seed)
+    else:
+        sys.meta_path.insert(0, _SeedOnImport(seed))

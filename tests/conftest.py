@@ -10,6 +10,7 @@ import pytest
 #: The longest modules (minutes each, most of them grading whole classes) start first, so
 #: neither worker is left with one of them at the end while the other sits idle.
 LONGEST_FIRST = ("test_corpus", "test_autograder_e2e", "test_notebooks", "test_prose_figures", "test_sandbox",
+                 "test_forkserver",
                  "test_cluster", "test_autograder_hostile", "test_hub", "test_browser")
 
 #: The course's settings that a developer's shell may carry; the tests choose their own.

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -44,9 +45,28 @@ def test_preload_counts_what_setup_frameworks_imports_but_nothing_after_setup():
 def test_preload_of_the_course_notebooks():
     expected = {"01_numpy_by_hand": ("course.notebook",),
                 "02_torch_manual": ("course.notebook", "numpy", "torch"),
-                "04_keras_sequential": ("course.notebook", "tensorflow", "keras")}
+                "04_keras_sequential": ("course.notebook", "tensorflow", "keras", "torch"),
+                "05_gradient_tape": ("course.notebook", "tensorflow", "keras")}
     for assignment, modules in expected.items():
         assert preload.for_assignment(str(ROOT / "notebooks"), assignment) == modules
+
+
+def test_torch_is_imported_early_where_the_code_mentions_it_and_after_the_frameworks():
+    cells = ["from course.notebook import setup\nsetup(frameworks=True)\n", "reference.fit_torch_optim(x, y)"]
+    assert preload.modules_for_notebook(cells) == ["course.notebook", "tensorflow", "keras", "torch"]
+    assert preload.modules_for_notebook(cells[:1]) == ["course.notebook", "tensorflow", "keras"]
+
+
+def test_setup_seeds_torch_whether_it_is_imported_before_or_after(tmp_path):
+    """What lets a fork server import PyTorch early: the numbers do not depend on when it was imported."""
+    script = ("import sys\nfrom course.notebook import setup\n{before}setup(frameworks=False)\n"
+              "assert ('torch' in sys.modules) == {early}\nimport torch\nprint(torch.rand(4).tolist())\n")
+    runs = []
+    for before, early in (("", False), ("import torch\n", True)):
+        done = subprocess.run([sys.executable, "-c", script.format(before=before, early=early)],
+                              capture_output=True, text=True, cwd=ROOT, check=True)
+        runs.append(done.stdout)
+    assert runs[0] == runs[1] and runs[0].startswith("[0.4962")
 
 
 def test_no_fork_server_unless_asked_for_as_root(monkeypatch):
@@ -165,6 +185,12 @@ def test_each_forked_kernel_gets_a_sandbox_of_its_own(forked):
     assert first["cmdline"], "the kernel shows its own command line"
     assert first["work"] == ["data.csv"] and first["cwd"].endswith("/work")
     assert first["numpy_loaded"] and not first["venv_writable"]
+    # What a kernel could write into and the next one read: none of the server's memory is shared.
+    for pid in subprocess.run(["pgrep", "-f", "autograder.kernel.zygote"], capture_output=True,
+                              text=True).stdout.split():
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert not [line for line in maps.splitlines() if line.split()[1].endswith("s")
+                    and "w" in line.split()[1]], f"shared writable memory in {pid}"
     assert "planted" in _run(kc1, PLANT)
     time.sleep(0.5)
     km1.shutdown_kernel(now=True)

@@ -135,3 +135,23 @@ def test_the_sandbox_shows_the_bytecode_read_only():
         covering = [(flag, src) for flag, src, dst in pairs if flag in ("--bind", "--ro-bind")
                     and src == dst and (Path(src) == folder or Path(src) in folder.parents)]
         assert covering and all(flag == "--ro-bind" for flag, _ in covering), (folder, covering)
+
+
+def test_environment_is_byte_compiled_once_per_set_of_packages(tmp_path, monkeypatch):
+    """The sandbox shows the environment read-only: without .pyc files every kernel compiles TensorFlow."""
+    import sysconfig
+
+    from autograder import config
+
+    site = tmp_path / "site-packages"
+    (site / "pkg").mkdir(parents=True)
+    (site / "pkg" / "__init__.py").write_text("VALUE = 1\n")
+    (site / "pkg-1.0.dist-info").mkdir()
+    monkeypatch.setattr(sysconfig, "get_paths", lambda *a, **k: {"purelib": str(site)})
+    monkeypatch.setattr(config.sys, "prefix", str(tmp_path))
+    assert config.precompile_environment() is True
+    assert Path(importlib.util.cache_from_source(str(site / "pkg" / "__init__.py"))).exists()
+    assert config.precompile_environment() is False, "the stamp says it is done"
+    (site / "other-2.0.dist-info").mkdir()  # a package installed since: compiled again
+    assert config.precompile_environment() is True
+    assert len(list(tmp_path.glob(".gd-bytecode-*"))) == 1

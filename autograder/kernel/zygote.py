@@ -221,8 +221,8 @@ class Zygote:
                 conn, _ = self.listener.accept()
                 try:
                     self.run_one(conn)
-                except OSError:
-                    pass
+                except Exception as error:  # noqa: BLE001 - one bad request must not end the server
+                    print(f"gd-sandbox fork server: request failed: {error!r}", file=sys.stderr, flush=True)
                 finally:
                     conn.close()
 

@@ -100,12 +100,17 @@ class ForkServer:
                                             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
         finally:
             log_file.close()
-        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT_S)
-        line = self.process.stdout.readline() if ready else b""
-        try:
-            status = json.loads(line)
-        except ValueError:
-            status = {}
+        status: dict = {}
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not status.get("ready"):  # a module may print while it is imported: skip those lines
+            ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            line = self.process.stdout.readline() if ready else b""
+            if not line:
+                break
+            try:
+                status = json.loads(line) if line.startswith(b'{"ready"') else {}
+            except ValueError:
+                status = {}
         if not status.get("ready"):
             self.stop()
             raise ForkServerError(f"the fork server did not start: {self._log_tail()}")

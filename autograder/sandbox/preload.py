@@ -4,10 +4,14 @@ A kernel started by itself runs the notebook's locked set-up cell first.
 Whatever that cell imports *before* it calls ``course.notebook.setup()``
 (and what ``setup(frameworks=True)`` imports: TensorFlow and Keras) is in the
 kernel before anything else can look, so importing it earlier, in the fork
-server, changes nothing a student can see.  Modules imported after
-``setup()`` are left to the kernel: ``setup()`` seeds PyTorch only when it
-finds it imported, so importing PyTorch early would change its random numbers.
-Only the heavy frameworks are taken (``ALLOWED``); the source notebook is the
+server, changes nothing a student can see.  Other modules the set-up cell
+imports after ``setup()`` are left to the kernel, with one exception:
+PyTorch, which a notebook often needs only in a later cell (notebook 4
+compares with it).  ``setup()`` seeds PyTorch's generator whenever it is
+imported, before or after, and importing it has no other effect on the cells
+(the tests compare every output with a kernel started from scratch), so it is
+imported early, last, for every notebook whose code mentions it.  Only the
+heavy frameworks are taken (``ALLOWED``); the source notebook is the
 instructor's, never a student's.
 """
 
@@ -62,11 +66,24 @@ def modules_before_setup(source: str) -> list[str]:
     return kept
 
 
-def _first_code_cell(path: Path) -> str:
+#: Imported early, after the set-up cell's frameworks, when any code cell mentions it.
+LATER = ("torch",)
+
+
+def modules_for_notebook(code_cells: list[str]) -> list[str]:
+    """:func:`modules_before_setup` of the first code cell, then :data:`LATER` where the code uses it."""
+    names = modules_before_setup(code_cells[0]) if code_cells else []
+    for name in LATER:
+        if name not in names and any(name in source for source in code_cells):
+            names.append(name)
+    return names
+
+
+def _code_cells(path: Path) -> list[str]:
     import nbformat
 
     notebook = nbformat.read(str(path), as_version=4)
-    return next((cell.source for cell in notebook.cells if cell.cell_type == "code"), "")
+    return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
 
 
 @functools.lru_cache(maxsize=64)
@@ -75,7 +92,7 @@ def for_assignment(source_dir: str, assignment: str) -> tuple[str, ...]:
     kept: list[str] = []
     for path in sorted((Path(source_dir) / assignment).glob("*.ipynb")):
         try:
-            names = modules_before_setup(_first_code_cell(path))
+            names = modules_for_notebook(_code_cells(path))
         except (OSError, ValueError):
             continue
         kept += [n for n in names if n not in kept]
