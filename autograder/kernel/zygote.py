@@ -27,130 +27,15 @@ is what a kernel started by itself imports in its set-up cell.  Stdlib only.
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import importlib
 import json
 import os
-import re
 import select
-import shutil
 import signal
 import socket
-import struct
 import sys
 
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 1 << 14, 1 << 18
-MNT_DETACH = 2
-PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 38, 24
-PR_SET_MM, PR_SET_MM_MAP = 35, 14
-_LINUX_CAPABILITY_VERSION_3 = 0x20080522
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, f"{what}: {os.strerror(code)}")
-
-
-def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
-                       ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
-
-
-_cmdline_buffers: list = []  # what /proc/self/cmdline points at must live as long as the process
-
-
-class _MmMap(ctypes.Structure):
-    """``struct prctl_mm_map`` (linux/prctl.h)."""
-
-    _fields_ = [(name, ctypes.c_uint64) for name in (
-        "start_code", "end_code", "start_data", "end_data", "start_brk", "brk", "start_stack",
-        "arg_start", "arg_end", "env_start", "env_end", "auxv")] + [
-        ("auxv_size", ctypes.c_uint32), ("exe_fd", ctypes.c_uint32)]
-
-
-def _set_cmdline(argv: list[str]) -> bool:
-    """Make ``/proc/self/cmdline`` the kernel's own command line, as a kernel started by itself shows.
-
-    ``PR_SET_MM_MAP`` moves only the argument area (everything else as ``/proc/self/stat`` says);
-    unlike the single ``PR_SET_MM`` fields it needs no CAP_SYS_RESOURCE, which containers often lack.
-    """
-    data = b"\0".join(a.encode() for a in argv) + b"\0"
-    buffer = ctypes.create_string_buffer(data, len(data))
-    fields = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
-
-    def stat(number: int) -> int:  # proc(5) numbers the fields from 1; the list starts at field 3
-        return int(fields[number - 3])
-
-    _libc.sbrk.restype = ctypes.c_void_p
-    start = ctypes.addressof(buffer)
-    layout = _MmMap(start_code=stat(26), end_code=stat(27), start_stack=stat(28), start_data=stat(45),
-                    end_data=stat(46), start_brk=stat(47), brk=_libc.sbrk(0) or stat(47),
-                    arg_start=start, arg_end=start + len(data), env_start=stat(50), env_end=stat(51),
-                    auxv=0, auxv_size=0, exe_fd=0xFFFFFFFF)
-    if _libc.prctl(PR_SET_MM, ctypes.c_ulong(PR_SET_MM_MAP), ctypes.byref(layout),
-                   ctypes.c_ulong(ctypes.sizeof(layout)), ctypes.c_ulong(0)) != 0:
-        return False
-    _cmdline_buffers.append(buffer)
-    return True
-
-
-def _drop_privileges(uid: int, gid: int) -> None:
-    """The slot's uid and gid, no groups, no capabilities now or ever (bounding set, no_new_privs)."""
-    last = int(open("/proc/sys/kernel/cap_last_cap").read())
-    for cap in range(last + 1):
-        _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"drop capability {cap}")
-    os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
-    # setuid from root clears the permitted and effective sets; clear the inheritable one too.
-    header = struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0)
-    _check(_libc.capset(ctypes.c_char_p(header), ctypes.c_char_p(bytes(24))), "capset")
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != gid:
-        raise OSError(errno.EPERM, "the uid did not change")
-
-
-def _mounts_below(target: str) -> list[str]:
-    """The outermost mount points strictly below ``target`` (the sandbox's binds: sockets, packages)."""
-    found = []
-    with open("/proc/self/mountinfo") as handle:
-        for line in handle:
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
-            if point.startswith(target.rstrip("/") + "/"):
-                found.append(point)
-    found.sort()
-    return [p for p in found if not any(p.startswith(q + "/") for q in found if q != p)]
-
-
-def _fresh_tmpfs(target: str, size: str) -> None:
-    """An empty tmpfs on ``target``, with the binds that were below it bound again (flags kept)."""
-    kept = [(point, os.open(point, os.O_PATH | os.O_DIRECTORY)) for point in _mounts_below(target)]
-    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, size)
-    for point, fd in kept:
-        os.makedirs(point, mode=0o755, exist_ok=True)
-        _mount(f"/proc/self/fd/{fd}", point, None, MS_BIND | MS_REC)
-        os.close(fd)
-
-
-def _copy_tree(source: str, target: str) -> None:
-    """``cp -R source/. target/`` as the kernel's own uid: contents only, modes kept, links as links."""
-    if not os.path.isdir(source):
-        return
-    for entry in os.scandir(source):
-        destination = os.path.join(target, entry.name)
-        if entry.is_symlink():
-            os.symlink(os.readlink(entry.path), destination)
-        elif entry.is_dir():
-            os.makedirs(destination, exist_ok=True)
-            _copy_tree(entry.path, destination)
-        else:
-            shutil.copy(entry.path, destination)
-
+from . import namespaces
 
 def _redo_import_time_checks() -> None:
     """What the preloaded modules would have done had they been imported inside a kernel.
@@ -182,7 +67,7 @@ class Zygote:
         wanted = {"MPLBACKEND": "module://matplotlib_inline.backend_inline",
                   **self.config.get("env_before_import", {})}
         # matplotlib's font list, as a kernel's sandbox gets it (else the server rebuilds it: ~2 s)
-        _copy_tree(self.config["seed_dir"], "/tmp")
+        namespaces.copy_tree(self.config["seed_dir"], "/tmp")
         for name, value in wanted.items():
             if name not in os.environ:
                 os.environ[name] = added[name] = value
@@ -303,7 +188,7 @@ class Zygote:
             self.listener.close()
             conn.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+            namespaces.unshare_for_kernel()
             kernel = os.fork()
             if kernel == 0:
                 os.close(report_w)
@@ -334,18 +219,18 @@ class Zygote:
             for target, fd in zip((0, 1, 2), fds):
                 os.dup2(fd, target)
             os.closerange(3, 1 << 16)
-            _mount("none", "/", None, MS_REC | MS_PRIVATE)
-            _check(_libc.umount2(os.path.dirname(config["socket"]).encode(), MNT_DETACH), "hide the server")
+            namespaces.make_mounts_private()
+            namespaces.unmount(os.path.dirname(config["socket"]))  # the server's socket folder
             size = f"size={config['tmp_bytes']},mode=1777"
             for target in ("/tmp", "/dev/shm", "/home"):
-                _fresh_tmpfs(target, size)
-            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-            _set_cmdline(["gd-sandbox-init"])
-            _drop_privileges(config["uid"], config["gid"])
+                namespaces.fresh_tmpfs(target, size)
+            namespaces.mount_proc()
+            namespaces.set_cmdline(["gd-sandbox-init"])
+            namespaces.drop_privileges(config["uid"], config["gid"])
             work = config["work_dir"]
             os.makedirs(work)
-            _copy_tree(config["input_dir"], work)
-            _copy_tree(config["seed_dir"], "/tmp")
+            namespaces.copy_tree(config["input_dir"], work)
+            namespaces.copy_tree(config["seed_dir"], "/tmp")
             os.chdir(work)
             kernel = os.fork()
         except BaseException as error:  # noqa: BLE001 - no kernel without its sandbox
@@ -377,7 +262,7 @@ class Zygote:
         for signum in (signal.SIGTERM, signal.SIGQUIT, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        _set_cmdline(argv)
+        namespaces.set_cmdline(argv)
         os.environ.clear()
         os.environ.update(self.env)
         sys.path[:] = self.path
