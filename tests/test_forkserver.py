@@ -319,3 +319,28 @@ def test_forked_kernels_grade_and_show_what_fresh_kernels_do(isolated_jupyter, t
             scores[mode] = {s.student.id: s.score for s in gb.assignment_submissions(assignment)}
     assert scores["forked"] == scores["fresh"]
     assert scores["forked"]["correct"] > scores["forked"]["partial"] > 0
+
+
+@needs_root
+def test_a_fresh_tmpfs_keeps_the_folders_and_files_bound_below_it(tmp_path):
+    """A checkout under /tmp (CI's) has the environment and single files bound below the kernel's /tmp."""
+    base, folder, single = tmp_path / "base", tmp_path / "folder", tmp_path / "single.py"
+    (base / "pkg" / "kernel").mkdir(parents=True)
+    (base / "pkg" / "__init__.py").write_text("")
+    (base / "left-by-the-last-student").write_text("secret")
+    folder.mkdir()
+    (folder / "guard.py").write_text("folder bind")
+    single.write_text("file bind")
+    script = f"""
+import os, subprocess
+from autograder.kernel import namespaces
+namespaces.make_mounts_private()
+subprocess.run(["mount", "--bind", "{folder}", "{base}/pkg/kernel"], check=True)
+subprocess.run(["mount", "-o", "ro", "--bind", "{single}", "{base}/pkg/__init__.py"], check=True)
+namespaces.fresh_tmpfs("{base}", "size=1048576,mode=1777")
+print(sorted(os.listdir("{base}")), open("{base}/pkg/kernel/guard.py").read(), open("{base}/pkg/__init__.py").read())
+"""
+    done = subprocess.run(["unshare", "--mount", sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['pkg'] folder bind file bind"

@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import shutil
+import stat
 import struct
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
@@ -103,11 +104,21 @@ def mounts_below(target: str) -> list[str]:
 
 
 def fresh_tmpfs(target: str, size: str) -> None:
-    """An empty tmpfs on ``target``, with the binds that were below it bound again (flags kept)."""
-    kept = [(point, os.open(point, os.O_PATH | os.O_DIRECTORY)) for point in mounts_below(target)]
+    """An empty tmpfs on ``target``, with the binds that were below it bound again (flags kept).
+
+    A bind may be a folder (the environment, the socket folder) or a single file (of the
+    ``autograder`` package only ``__init__.py`` and ``kernel/`` are shown): its mount point is
+    made again as the same kind, its missing parents as 0755 folders (as bubblewrap makes them).
+    """
+    kept = []
+    for point in mounts_below(target):
+        fd = os.open(point, os.O_PATH)
+        kept.append((point, fd, stat.S_ISDIR(os.fstat(fd).st_mode)))
     mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, size)
-    for point, fd in kept:
-        os.makedirs(point, mode=0o755, exist_ok=True)
+    for point, fd, is_folder in kept:
+        os.makedirs(point if is_folder else os.path.dirname(point), mode=0o755, exist_ok=True)
+        if not is_folder:
+            os.close(os.open(point, os.O_CREAT | os.O_WRONLY, 0o644))
         mount(f"/proc/self/fd/{fd}", point, None, MS_BIND | MS_REC)
         os.close(fd)
 
