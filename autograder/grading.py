@@ -84,6 +84,22 @@ def _prepare_sandboxed_kernels(course: Course, assignment: str) -> None:
         os.environ.pop(forkserver.ENV, None)
 
 
+def warm_up(course: Course, assignment: str) -> dict:
+    """Before the first student: byte-code and the fork server, as the first kernel would start them."""
+    _prepare_sandboxed_kernels(course, assignment)
+    from .sandbox import forkserver
+
+    preload = forkserver.requested_preload()
+    if preload is None:
+        return {"fork_server": False}
+    limits = forkserver.provisioner_limits(course.settings.memory_mb)
+    env = forkserver.kernel_env()
+    server = forkserver.acquire(limits, preload, env)
+    if server is not None:
+        forkserver.release(server)
+    return {"fork_server": server is not None}
+
+
 def autograde_student(course: Course, assignment: str, student: str) -> StudentResult:
     """Run nbgrader's autograde for one student; never raises for a bad submission."""
     started = time.monotonic()

@@ -224,7 +224,7 @@ def autograde(course: Course, assignment: str, *, students: list[str] | None = N
             connection.close()
     # Start the workers before the checks: their imports (1-2 s) then overlap the sandbox check
     # and the supervisor's own import of nbgrader (for the gradebook).
-    workers = start_workers(course.settings, min(max(1, jobs), len(submitted))) if submitted else []
+    workers = start_workers(course.settings, min(max(1, jobs), len(submitted)), assignment) if submitted else []
     try:
         if before_grading is not None:
             before_grading()

@@ -344,3 +344,18 @@ print(sorted(os.listdir("{base}")), open("{base}/pkg/kernel/guard.py").read(), o
                           cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['pkg'] folder bind file bind"
+
+
+def test_a_workers_warm_up_answer_is_never_taken_for_a_students(tmp_path, isolated_jupyter):
+    """The supervisor sends each worker a warm-up (its fork server) that nobody waits for."""
+    from autograder.config import Settings
+    from autograder.executors.local import start_workers, stop_workers
+
+    settings = Settings.from_env(root=tmp_path / "course", source=ROOT / "notebooks")
+    settings.work_dir.mkdir(parents=True)
+    workers = start_workers(settings, 1, "01_numpy_by_hand")
+    try:
+        outcome = workers[0].run({"task": "no-such-task"}, timeout=120)
+        assert outcome == {"ok": False, "error": "unknown task 'no-such-task'"}
+    finally:
+        stop_workers(workers)

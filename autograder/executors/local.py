@@ -83,11 +83,25 @@ class _Worker:
             cwd=str(settings.root), env=env, start_new_session=True, text=True, bufsize=1,
         )
         self.results: queue.Queue = queue.Queue()
+        self._unanswered_warmups = 0
         threading.Thread(target=self._read, daemon=True).start()
+
+    def warm_up(self, assignment: str) -> None:
+        """Ask the worker to get ready for ``assignment`` (its sandbox's fork server) before its
+        first student; nobody waits for the answer, which is dropped."""
+        try:
+            self._unanswered_warmups += 1
+            self.process.stdin.write(json.dumps({"task": "warm", "assignment": assignment}) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
 
     def _read(self) -> None:
         for line in self.process.stdout:
             if line.startswith(RESULT_PREFIX):
+                if self._unanswered_warmups:  # answers come in order: the first ones are the warm-ups'
+                    self._unanswered_warmups -= 1
+                    continue
                 self.results.put(json.loads(line[len(RESULT_PREFIX):]))
         self.results.put(None)  # end of stream: the worker exited
 
@@ -122,13 +136,18 @@ def _worker_log(settings: Settings, number: int) -> Path:
     return settings.work_dir / "logs" / f"worker-{number}.log"
 
 
-def start_workers(settings: Settings, count: int) -> list[_Worker]:
+def start_workers(settings: Settings, count: int, assignment: str | None = None) -> list[_Worker]:
     """Start ``count`` workers now, to hand to :func:`run_tasks` later.
 
     A worker needs ~3 s to import Python, nbgrader and nbformat before its
-    first student; started early, that overlaps the supervisor's own checks.
+    first student, and (``assignment`` given) a few more to start its sandbox's
+    fork server; started early, that overlaps the supervisor's own checks.
     """
-    return [_Worker(settings, _worker_log(settings, number)) for number in range(max(0, count))]
+    workers = [_Worker(settings, _worker_log(settings, number)) for number in range(max(0, count))]
+    if assignment:
+        for worker in workers:
+            worker.warm_up(assignment)
+    return workers
 
 
 def stop_workers(workers: list[_Worker]) -> None:

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     results = _result_stream()
     from ..config import Settings
     from ..course_dir import Course
-    from ..grading import autograde_student, feedback_student, safe_call
+    from ..grading import autograde_student, feedback_student, safe_call, warm_up
 
     course = Course(Settings.from_json(json.loads(argv[0])))
     for line in sys.stdin:
@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         if task["task"] == "autograde":
             outcome = safe_call(lambda a, s: autograde_student(here, a, s).to_json(),
                                 task["assignment"], task["student"])
+        elif task["task"] == "warm":
+            outcome = safe_call(lambda a: warm_up(here, a), task["assignment"])
         elif task["task"] == "feedback":
             outcome = safe_call(lambda a, s: feedback_student(here, a, s),
                                 task["assignment"], task["student"])

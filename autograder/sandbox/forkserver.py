@@ -61,6 +61,22 @@ def requested_preload() -> list[str] | None:
     return [str(n) for n in names] if isinstance(names, list) else None
 
 
+def provisioner_limits(memory_mb: int) -> Limits:
+    """The limits the sandbox's provisioner gives a kernel under the course's configuration
+    (only the memory cap is configured: config.course_config), so a server started ahead of the
+    first kernel is the one that kernel asks for."""
+    return Limits(memory_mb=memory_mb)
+
+
+def kernel_env(parent: dict[str, str] | None = None) -> dict[str, str]:
+    """A sandboxed kernel's environment, from ``parent`` (default: this process's)."""
+    from .policy import sandbox_env
+    from .readiness import import_roots
+
+    return sandbox_env(dict(parent if parent is not None else os.environ), os.path.dirname(sys.executable),
+                       import_roots())
+
+
 @dataclass
 class ForkServer:
     slot: slots.Slot

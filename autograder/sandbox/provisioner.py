@@ -55,7 +55,7 @@ class SandboxProvisioner(LocalProvisioner):
         km = self.parent
         preload = forkserver.requested_preload()
         if preload is not None and self._slot is None:
-            env = sandbox_env(dict(kwargs.get("env") or os.environ), os.path.dirname(sys.executable), import_roots())
+            env = forkserver.kernel_env(kwargs.get("env") or os.environ)
             server = self._server or await asyncio.to_thread(forkserver.acquire, self.limits, preload, env)
             if server is not None:
                 return await self._pre_launch_forked(server, **kwargs)
