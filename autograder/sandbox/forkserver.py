@@ -28,12 +28,12 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import cgroups, slots
-from .policy import Layout, Limits, zygote_command
-from .readiness import read_only_paths
+from .policy import LAUNCHER_ENV, Layout, Limits, sandbox_env, zygote_command
+from .readiness import import_roots, read_only_paths
 
 ENV = "GD_FORK_SERVER"
 #: How long the server may take to import its frameworks (a busy 2-core machine: ~10 s).
@@ -70,21 +70,17 @@ def provisioner_limits(memory_mb: int) -> Limits:
 
 def kernel_env(parent: dict[str, str] | None = None) -> dict[str, str]:
     """A sandboxed kernel's environment, from ``parent`` (default: this process's)."""
-    from .policy import sandbox_env
-    from .readiness import import_roots
-
     return sandbox_env(dict(parent if parent is not None else os.environ), os.path.dirname(sys.executable),
                        import_roots())
 
 
-@dataclass
+@dataclass(eq=False)  # one server is one process: compared by identity
 class ForkServer:
     slot: slots.Slot
     limits: Limits
     preload: tuple[str, ...]
     process: subprocess.Popen | None = None
     cgroup: cgroups.SandboxCgroup | None = None
-    failed_imports: list[str] = field(default_factory=list)
 
     @property
     def control_dir(self) -> Path:
@@ -113,7 +109,7 @@ class ForkServer:
         try:
             self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
                                             cwd=self.slot.kernel_dir, start_new_session=True,
-                                            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+                                            env=dict(LAUNCHER_ENV))
         finally:
             log_file.close()
         status: dict = {}
@@ -130,7 +126,8 @@ class ForkServer:
         if not status.get("ready"):
             self.stop()
             raise ForkServerError(f"the fork server did not start: {self._log_tail()}")
-        self.failed_imports = list(status.get("failed", []))
+        if status.get("failed"):  # each kernel imports them again and shows its own error
+            log.warning("the fork server could not import %s", ", ".join(status["failed"]))
 
     def _log_tail(self) -> str:
         try:
@@ -167,9 +164,7 @@ class ForkServer:
     def restart(self, env: dict[str, str]) -> None:
         """A new server in the same slot, after this one died."""
         self.stop()
-        slots.unmount_conn(self.slot.kernel_dir)
-        shutil.rmtree(self.slot.kernel_dir, ignore_errors=True)
-        self.slot.kernel_dir.mkdir(mode=0o711)
+        slots.empty_folder(self.slot.kernel_dir)
         self.start(env)
 
     def stop(self) -> None:
@@ -203,28 +198,33 @@ def acquire(limits: Limits, preload: list[str], env: dict[str, str]) -> ForkServ
         if key in _broken:
             return None
         pool = _servers.setdefault(key, [])
-        for server in pool:
-            if id(server) not in _busy:
-                if not server.alive():  # it died (killed, or out of memory): a new one in its slot
-                    server.restart(env)
-                _busy.add(id(server))
-                return server
-        slot = slots.acquire()
-        server = ForkServer(slot, limits, tuple(preload))
-        _busy.add(id(server))
+        server = next((s for s in pool if id(s) not in _busy), None)
+        if server is None:
+            server = ForkServer(slots.acquire(), limits, tuple(preload))
+        elif server.alive():
+            _busy.add(id(server))
+            return server
+        _busy.add(id(server))  # taken while it starts (seconds), outside the lock
+    slot = server.slot
     started = time.perf_counter()
     try:
-        server.start(env)
+        if server in pool:
+            server.restart(env)  # it died (killed, or out of memory): a new one in its slot
+        else:
+            server.start(env)
     except (ForkServerError, OSError) as error:
         log.warning("grading without the fork server (each kernel starts in a sandbox of its own): %s", error)
         with _lock:
             _busy.discard(id(server))
             _broken.add(key)
+            if server in pool:
+                pool.remove(server)
         slot.release()
         return None
     log.debug("fork server in slot %s ready in %.1f s", slot.index, time.perf_counter() - started)
     with _lock:
-        pool.append(server)
+        if server not in pool:
+            pool.append(server)
     return server
 
 

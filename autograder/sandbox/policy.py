@@ -39,6 +39,10 @@ PASSED_ENV = (
     "PYTHONWARNINGS", "MPLBACKEND", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES",
 )
 
+#: The whole environment of the launcher that starts a sandbox (outside it, on the host): it needs
+#: nothing of the grader's.
+LAUNCHER_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+
 #: Files of /etc a Python kernel needs (the dynamic linker's cache, time zone, NSS);
 #: /etc as a whole is not shown (it can hold the grader's database or hub configuration).
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf",

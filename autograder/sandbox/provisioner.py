@@ -25,7 +25,16 @@ from traitlets import Integer
 
 from . import cgroups, forkserver, slots
 from .readiness import SandboxUnavailable, diagnose, import_roots, read_only_paths
-from .policy import Layout, Limits, sandbox_command, sandbox_env
+from .policy import LAUNCHER_ENV, Layout, Limits, sandbox_command, sandbox_env
+
+
+def _sockets_in(km, conn_dir) -> None:
+    """The kernel's ZMQ sockets: unix sockets in ``conn_dir``, with the connection file beside them."""
+    km.transport = "ipc"
+    km.cache_ports = False
+    km.ip = str(conn_dir / "kernel")
+    km.connection_file = str(conn_dir / "kernel.json")
+    km.shell_port = km.iopub_port = km.stdin_port = km.hb_port = km.control_port = 0
 
 
 class SandboxProvisioner(LocalProvisioner):
@@ -62,15 +71,10 @@ class SandboxProvisioner(LocalProvisioner):
         if self._slot is None:  # a restart keeps its slot
             self._slot = slots.acquire()
         else:
-            self._release_dirs()
-            self._slot.kernel_dir.mkdir(mode=0o711)
+            slots.empty_folder(self._slot.kernel_dir)
         slot = self._slot
         slots.prepare(slot, kwargs.get("cwd"))
-        km.transport = "ipc"
-        km.cache_ports = False
-        km.ip = str(slot.kernel_dir / "conn" / "kernel")
-        km.connection_file = str(slot.kernel_dir / "conn" / "kernel.json")
-        km.shell_port = km.iopub_port = km.stdin_port = km.hb_port = km.control_port = 0
+        _sockets_in(km, slot.kernel_dir / "conn")
         parent_env = dict(kwargs.get("env") or os.environ)
         result = await super().pre_launch(**kwargs)
         if slot.uid is not None:
@@ -82,8 +86,7 @@ class SandboxProvisioner(LocalProvisioner):
         limits = replace(self.limits, max_processes=slots.process_cap(slot, self.max_processes))
         result["cmd"] = (cgroups.launcher(self._cgroup.procs_files)
                          + sandbox_command(result["cmd"], layout, limits, env))
-        # The launcher itself (outside the sandbox) needs nothing of the grader's environment.
-        result["env"] = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+        result["env"] = dict(LAUNCHER_ENV)
         result["cwd"] = str(slot.kernel_dir)
         self.log.debug("sandbox slot %s (uid %s, cgroup %s)", slot.index, slot.uid, self._cgroup.kind)
         return result
@@ -93,15 +96,11 @@ class SandboxProvisioner(LocalProvisioner):
         km = self.parent
         self._server = server
         await asyncio.to_thread(server.prepare_kernel, kwargs.get("cwd"))
-        km.transport = "ipc"
-        km.cache_ports = False
-        km.ip = str(server.conn_dir / "kernel")
-        km.connection_file = str(server.conn_dir / "kernel.json")
-        km.shell_port = km.iopub_port = km.stdin_port = km.hb_port = km.control_port = 0
+        _sockets_in(km, server.conn_dir)
         result = await super().pre_launch(**kwargs)
         os.chown(km.connection_file, server.slot.uid, server.slot.gid)
         result["cmd"] = server.client_command(result["cmd"])
-        result["env"] = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+        result["env"] = dict(LAUNCHER_ENV)
         result["cwd"] = str(server.slot.kernel_dir)
         self.log.debug("forked kernel in slot %s (uid %s)", server.slot.index, server.slot.uid)
         return result
@@ -133,9 +132,3 @@ class SandboxProvisioner(LocalProvisioner):
             self._slot.release()
             self._slot = None
 
-    def _release_dirs(self) -> None:
-        import shutil
-
-        if self._slot is not None:
-            slots.unmount_conn(self._slot.kernel_dir)
-            shutil.rmtree(self._slot.kernel_dir, ignore_errors=True)

@@ -88,6 +88,13 @@ def unmount_conn(kernel_dir: Path) -> None:
         subprocess.run(["umount", "-l", str(conn)], capture_output=True, check=False)
 
 
+def empty_folder(kernel_dir: Path) -> None:
+    """The slot's private folder, fresh and empty (its socket tmpfs unmounted first)."""
+    unmount_conn(kernel_dir)
+    shutil.rmtree(kernel_dir, ignore_errors=True)
+    kernel_dir.mkdir(mode=0o711)
+
+
 @dataclass
 class Slot:
     index: int
@@ -119,9 +126,7 @@ def acquire(slots: int = SLOTS) -> Slot:
             os.close(fd)
             continue
         kernel_dir = base / f"slot-{index}"
-        unmount_conn(kernel_dir)  # left by a grader that was killed
-        shutil.rmtree(kernel_dir, ignore_errors=True)
-        kernel_dir.mkdir(mode=0o711)
+        empty_folder(kernel_dir)  # whatever a grader that was killed left
         return Slot(index, kernel_dir, uid, uid, fd)
     raise SlotError(f"all {slots} sandbox slots are in use (set GD_SANDBOX_SLOTS higher)")
 
