@@ -18,10 +18,10 @@ import warnings
 
 import numpy as np
 
-#: Colour-blind-safe palette (Okabe & Ito) used by every plot in the course.
 #: Set before TensorFlow is imported (it reads them then): no C++ start-up chatter, Keras on TensorFlow.
 QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
 
+#: Colour-blind-safe palette (Okabe & Ito) used by every plot in the course.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
 
@@ -29,9 +29,10 @@ def setup(seed: int = 0, *, frameworks: bool = False) -> None:
     """Prepare a notebook session.
 
     ``seed`` seeds Python's, NumPy's and PyTorch's global generators
-    (PyTorch's as soon as it is imported, if it is not yet).  ``frameworks=True`` also imports TensorFlow/Keras quietly
-    now, so that their start-up messages never land in a graded cell, and
-    before the seeding (their import draws random numbers).
+    (PyTorch's as soon as it is imported, if it is not yet).
+    ``frameworks=True`` also imports TensorFlow/Keras quietly now, so that
+    their start-up messages never land in a graded cell, and before the
+    seeding (their import draws random numbers).
     """
     for name, value in QUIET_ENV.items():
         os.environ.setdefault(name, value)
