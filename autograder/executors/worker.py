@@ -75,5 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _leave(code: int) -> None:
+    """Exit after the exit handlers (they stop the fork servers and remove their cgroups), without
+    tearing down every module nbgrader imported: ~0.5 s at the end of each run, for nothing."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _leave(main())

@@ -301,7 +301,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader's ^C reaches the kernels, not us
     print(json.dumps({"ready": True, "failed": failed}), flush=True)
     zygote.serve()
-    return 0
+    # Nothing to save: leave without Python's finalisation, which with TensorFlow and PyTorch
+    # loaded takes ~1.6 s, paid at the end of every grading run (the grader waits for us).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
