@@ -45,7 +45,8 @@ def test_preload_counts_what_setup_frameworks_imports_but_nothing_after_setup():
 def test_preload_of_the_course_notebooks():
     expected = {"01_numpy_by_hand": ("course.notebook",),
                 "02_torch_manual": ("course.notebook", "numpy", "torch"),
-                "04_keras_sequential": ("course.notebook", "tensorflow", "keras", "torch"),
+                "03_torch_optim": ("course.notebook", "numpy", "torch", "torch._dynamo"),
+                "04_keras_sequential": ("course.notebook", "tensorflow", "keras", "torch", "torch._dynamo"),
                 "05_gradient_tape": ("course.notebook", "tensorflow", "keras")}
     for assignment, modules in expected.items():
         assert preload.for_assignment(str(ROOT / "notebooks"), assignment) == modules
@@ -53,8 +54,23 @@ def test_preload_of_the_course_notebooks():
 
 def test_torch_is_imported_early_where_the_code_mentions_it_and_after_the_frameworks():
     cells = ["from course.notebook import setup\nsetup(frameworks=True)\n", "reference.fit_torch_optim(x, y)"]
-    assert preload.modules_for_notebook(cells) == ["course.notebook", "tensorflow", "keras", "torch"]
+    assert preload.modules_for_notebook(cells) == ["course.notebook", "tensorflow", "keras", "torch",
+                                                   "torch._dynamo"]
     assert preload.modules_for_notebook(cells[:1]) == ["course.notebook", "tensorflow", "keras"]
+    # what the optimizers import at their first step, only where PyTorch itself is imported early
+    assert preload.modules_for_notebook(cells[:1] + ["torch.manual_seed(0)"])[-1] == "torch"
+    assert "torch._dynamo" not in preload.modules_for_notebook(["import numpy", "optimum = 1"])
+
+
+def test_importing_what_the_optimizers_import_draws_no_random_number_and_starts_no_thread():
+    code = ("import random, threading, numpy as np, torch\n"
+            "before = (random.getstate(), np.random.get_state()[1].tobytes(), torch.get_rng_state().numpy().tobytes(),"
+            " threading.active_count())\n"
+            "import torch._dynamo\n"
+            "after = (random.getstate(), np.random.get_state()[1].tobytes(), torch.get_rng_state().numpy().tobytes(),"
+            " threading.active_count())\n"
+            "assert before == after, 'importing torch._dynamo changed a generator or started a thread'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
 
 
 def test_setup_seeds_torch_whether_it_is_imported_before_or_after(tmp_path):
