@@ -68,8 +68,9 @@ def keras_steps(model, x, y, epochs):
 
     This is what ``model.fit(x, y, batch_size=len(x), epochs=epochs,
     shuffle=False)`` does, step for step (the model's own loss and optimizer,
-    one update per epoch), without fit's per-epoch callbacks, progress bar and
-    data pipeline, which cost tens of milliseconds an epoch.  Returns the loss
+    one update per epoch), without fit's per-epoch data pipeline and callbacks
+    (the History, and a progress bar unless verbose=0), which cost
+    milliseconds an epoch.  Returns the loss
     before each update.
     """
     tf = quiet_tensorflow()
