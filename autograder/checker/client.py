@@ -1,0 +1,212 @@
+"""The grader's side: one checker process per grading process, and the relay to each kernel's agent.
+
+:class:`Checker` starts the checker (:mod:`.process`, sandboxed by
+:mod:`.launch`) once and keeps it for every student of the grading process:
+its imports (NumPy, the course, the frameworks a check needs) are paid once.
+For each grade cell, :meth:`Checker.run_cell` sends the cell's source to the
+checker and relays the checker's requests to the student's kernel
+(:class:`AgentLink`), enforcing each call's time limit and the frame limits.
+The answers go back to the checker unchanged, except that an answer that
+never comes, comes too large or comes for another request is replaced by a
+"gone" answer: the checker then fails that check, never the grading.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import subprocess
+import threading
+import time
+
+from autograder.kernel import wire
+
+from .launch import checker_command
+
+#: Seconds the checker may take beyond the cell's time limit before it is replaced.
+GRACE = 15.0
+#: Answers a kernel may send that belong to no pending request before the link is dropped.
+MAX_STRAY = 100
+
+
+class AgentLink:
+    """The unix-socket connection to one kernel's agent; every answer checked before it is passed on."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._sock: socket.socket | None = None
+        self.broken: str | None = None
+
+    def _connect(self, deadline: float) -> socket.socket:
+        if self._sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(max(0.1, min(10.0, deadline - time.monotonic())))
+            try:
+                sock.connect(self.path)
+            except OSError as error:
+                sock.close()
+                raise ConnectionError(f"the kernel's agent does not answer ({error.strerror or error})") from None
+            self._sock = sock
+        return self._sock
+
+    def _read_exact(self, sock, n: int, deadline: float) -> bytes:
+        chunks, left = [], n
+        while left:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            sock.settimeout(remaining)
+            chunk = sock.recv(min(left, 1 << 20))
+            if not chunk:
+                raise ConnectionError("the kernel closed the connection (did it die?)")
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def ask(self, request_id, raw_request: bytes, deadline: float) -> bytes:
+        """The agent's answer frame to ``raw_request``; a synthesized "gone" frame if there is none."""
+        if self.broken:
+            return wire.pack({"id": request_id, "gone": self.broken}, [])
+        try:
+            sock = self._connect(deadline)
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            sock.sendall(raw_request)
+            for _ in range(MAX_STRAY):
+                header, _, raw = wire.read_frame(lambda n: self._read_exact(sock, n, deadline))
+                if header.get("id") == request_id:
+                    return raw
+            raise wire.WireError("the kernel sent answers to questions nobody asked")
+        except TimeoutError:
+            self.close("your code did not answer within the time limit")
+        except (ConnectionError, OSError) as error:
+            self.close(str(error) or "the kernel's connection failed")
+        except wire.WireError as error:
+            self.close(f"the kernel's answer broke the protocol: {error}")
+        return wire.pack({"id": request_id, "gone": self.broken}, [])
+
+    def close(self, reason: str = "the student's grading is over") -> None:
+        self.broken = self.broken or reason
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+            self._sock = None
+
+
+class CheckerFailed(RuntimeError):
+    """The checker process itself failed (the grader's problem, never the student's)."""
+
+
+class Checker:
+    """A long-lived checker process and the relay of its requests."""
+
+    def __init__(self, sandbox: bool = True):
+        self.sandbox = sandbox
+        self._proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    # -- the process --------------------------------------------------------------------------
+    def _start(self) -> subprocess.Popen:
+        if self._proc is None or self._proc.poll() is not None:
+            cmd, env, cwd = checker_command(self.sandbox)
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, env=env, cwd=cwd, bufsize=0)
+        return self._proc
+
+    def _send(self, header: dict, blobs=()) -> None:
+        self._write(wire.pack(header, list(blobs)))
+
+    def _write(self, raw: bytes) -> None:
+        try:
+            self._proc.stdin.write(raw)
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            raise CheckerFailed("the checker process stopped") from None
+
+    def _read_exact(self, n: int, deadline: float) -> bytes:
+        chunks, left, fd = [], n, self._proc.stdout.fileno()
+        while left:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CheckerFailed("the checker process took too long")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                raise CheckerFailed("the checker process stopped")
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def _receive(self, deadline: float):
+        return wire.read_frame(lambda n: self._read_exact(n, deadline))
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                self._send({"kind": "quit"})
+                self._proc.wait(timeout=5)
+            except (CheckerFailed, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+
+    # -- one student ----------------------------------------------------------------------------
+    def begin(self, preload=(), timeout: float = 120.0) -> None:
+        """A fresh namespace for the next student (the checker imports ``preload`` meanwhile)."""
+        with self._lock:
+            try:
+                self._start()
+                self._send({"kind": "begin", "preload": list(preload)})
+                header, _, _ = self._receive(time.monotonic() + timeout + GRACE)
+            except (CheckerFailed, wire.WireError):
+                self.kill()
+                raise CheckerFailed("the checker process could not start") from None
+            if header.get("kind") != "ready":
+                self.kill()
+                raise CheckerFailed("the checker process did not get ready")
+
+    def run_cell(self, source: str, link: AgentLink, *, labels: dict, timeout: float,
+                 max_output_chars: int = 100_000) -> list[dict]:
+        """The outputs of one grade cell, run by the checker against the kernel behind ``link``."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._start()
+            self._send({"kind": "cell", "source": source, "labels": labels, "call_timeout": timeout,
+                        "max_output_chars": max_output_chars})
+            while True:
+                try:
+                    header, _, raw = self._receive(deadline + GRACE)
+                except (CheckerFailed, wire.WireError):
+                    self.kill()
+                    raise
+                if header.get("kind") == "done":
+                    outputs = header.get("outputs")
+                    if not isinstance(outputs, list):
+                        self.kill()
+                        raise CheckerFailed("the checker's outputs could not be read")
+                    return outputs
+                if header.get("kind") != "request":
+                    self.kill()
+                    raise CheckerFailed("the checker sent something unexpected")
+                call_deadline = min(deadline, time.monotonic() + timeout) + 2.0
+                self._write(link.ask(header.get("id"), raw, call_deadline))
+
+
+_SHARED: dict = {}
+
+
+def shared_checker(sandbox: bool) -> Checker:
+    """The grading process's checker (started at its first use, replaced when it fails)."""
+    checker = _SHARED.get(sandbox)
+    if checker is None:
+        checker = _SHARED[sandbox] = Checker(sandbox)
+    return checker

@@ -1,0 +1,98 @@
+"""The command that starts the checker process, in a sandbox of its own.
+
+The checker needs the interpreter, the Python environment, the ``course``
+package and ``autograder/kernel`` + ``autograder/checker`` (read-only), and
+nothing else: no network, no course root, no gradebook, no student's files, no
+socket (it talks to the grader over its stdin and stdout only).  Same
+bubblewrap flags as a student's kernel (:mod:`autograder.sandbox.policy`);
+as root it runs as ``nobody`` with every capability dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+CHECKER_UID = 65534
+MEMORY_MB = 6144
+_TOP_LEVEL = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+def _read_only() -> list[Path]:
+    from autograder.sandbox.readiness import read_only_paths
+
+    here = Path(__file__).resolve().parent
+    paths = list(read_only_paths())
+    if not any(here == p or here.is_relative_to(p) for p in paths if p.is_dir()):
+        paths.append(here)
+    return paths
+
+
+def _env() -> dict[str, str]:
+    from autograder.sandbox.policy import sandbox_env
+    from autograder.sandbox.readiness import import_roots
+
+    env = sandbox_env(dict(os.environ), os.path.dirname(sys.executable), import_roots())
+    env.update(HOME="/tmp", USER="checker", LOGNAME="checker", GD_CHECKER_PROCESS="1")
+    return env
+
+
+def sandbox_command(python_cmd: list[str]) -> list[str]:
+    from autograder.sandbox.policy import ETC_FILES
+    from autograder.sandbox.slots import running_as_root
+
+    mib = 1024 * 1024
+    cmd = ["prlimit", f"--as={MEMORY_MB * mib}", "--nproc=4096", "--nofile=1024", "--fsize=0", "--core=0",
+           "--", "bwrap"]
+    as_root = running_as_root()
+    if as_root:
+        cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        cmd += ["--unshare-all", "--unshare-user", "--disable-userns"]
+    cmd += ["--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
+    for name in _TOP_LEVEL:
+        path = Path("/") / name
+        if path.is_symlink():
+            cmd += ["--symlink", os.readlink(path), f"/{name}"]
+        elif path.is_dir():
+            cmd += ["--ro-bind", str(path), f"/{name}"]
+    cmd += ["--perms", "0755", "--dir", "/etc"]
+    for name in ETC_FILES:
+        if os.path.exists(f"/etc/{name}"):
+            cmd += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--size", str(256 * mib), "--tmpfs", "/tmp"]
+    made: set[str] = set()
+    for path in _read_only():
+        for parent in list(path.parents)[::-1][1:]:
+            text = str(parent)
+            if text not in made and not (text == "/usr" or text.startswith(("/usr/", "/tmp"))):
+                made.add(text)
+                cmd += ["--perms", "0755", "--dir", text]
+        cmd += ["--ro-bind", str(path), str(path)]
+    cmd += ["--clearenv"]
+    for name, value in sorted(_env().items()):
+        cmd += ["--setenv", name, value]
+    cmd += ["--chdir", "/tmp", "--"]
+    if as_root:
+        cmd += ["setpriv", f"--reuid={CHECKER_UID}", f"--regid={CHECKER_UID}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    return cmd + python_cmd
+
+
+def checker_command(sandbox: bool) -> tuple[list[str], dict[str, str], str]:
+    """``(command, environment, working directory)`` of a new checker process."""
+    python_cmd = [sys.executable, "-P", "-m", "autograder.checker.process"]
+    if sandbox:
+        from autograder.sandbox.policy import LAUNCHER_ENV
+
+        return sandbox_command(python_cmd), dict(LAUNCHER_ENV), "/"
+    from autograder.sandbox.readiness import import_roots
+
+    env = dict(os.environ)
+    roots = import_roots()
+    if roots:
+        env["PYTHONPATH"] = os.pathsep.join(roots + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["GD_CHECKER_PROCESS"] = "1"
+    return python_cmd, env, "/"
