@@ -94,6 +94,9 @@ class Settings:
     #: assignment's frameworks once (as root; autograder/sandbox/forkserver.py); ``False``
     #: (``--no-fork-server``, ``GD_FORK=0``) starts each kernel from scratch.
     fork_server: bool = True
+    #: Grade cells run in a checker process that no student code ran in, asking the student's
+    #: kernel for data only (autograder/checker); ``GD_CHECKER=1`` turns it on.
+    checker: bool = False
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -105,6 +108,7 @@ class Settings:
             sandbox=_env_flag("GD_SANDBOX", True),
             figures=_env_flag("GD_GRADE_FIGURES", False),
             fork_server=_env_flag("GD_FORK", True),
+            checker=_env_flag("GD_CHECKER", False),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
         for key in ("root", "source"):
@@ -272,6 +276,7 @@ def course_config(settings: Settings):
     c.SafeExecute.shutdown_kernel = "immediate"
     c.GuardTests.memory_mb = settings.memory_mb
     c.GuardTests.figures = settings.figures
+    c.GuardTests.checker = c.SafeExecute.checker = settings.checker
     precompile_kernel_code()
     if settings.sandbox:
         # Every graded kernel starts through the sandbox's provisioner (nbgrader honours

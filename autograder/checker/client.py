@@ -106,6 +106,7 @@ class Checker:
         self.sandbox = sandbox
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self._ready_by: float | None = None
 
     # -- the process --------------------------------------------------------------------------
     def _start(self) -> subprocess.Popen:
@@ -145,6 +146,7 @@ class Checker:
         return wire.read_frame(lambda n: self._read_exact(n, deadline))
 
     def kill(self) -> None:
+        self._ready_by = None
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
@@ -161,44 +163,66 @@ class Checker:
 
     # -- one student ----------------------------------------------------------------------------
     def begin(self, preload=(), timeout: float = 120.0) -> None:
-        """A fresh namespace for the next student (the checker imports ``preload`` meanwhile)."""
+        """A fresh namespace for the next student; the checker imports ``preload`` while the kernel works."""
         with self._lock:
+            try:
+                self._await_ready()  # a student before that ran no grade cell
+            except CheckerFailed:
+                pass
             try:
                 self._start()
                 self._send({"kind": "begin", "preload": list(preload)})
-                header, _, _ = self._receive(time.monotonic() + timeout + GRACE)
-            except (CheckerFailed, wire.WireError):
+            except CheckerFailed:
                 self.kill()
                 raise CheckerFailed("the checker process could not start") from None
-            if header.get("kind") != "ready":
-                self.kill()
-                raise CheckerFailed("the checker process did not get ready")
+            self._ready_by = time.monotonic() + 120.0 + timeout
+
+    def _await_ready(self) -> None:
+        if self._ready_by is None:
+            return
+        deadline, self._ready_by = self._ready_by, None
+        try:
+            header, _, _ = self._receive(deadline)
+        except (CheckerFailed, wire.WireError):
+            self.kill()
+            raise CheckerFailed("the checker process could not start") from None
+        if header.get("kind") != "ready":
+            self.kill()
+            raise CheckerFailed("the checker process did not get ready")
 
     def run_cell(self, source: str, link: AgentLink, *, labels: dict, timeout: float,
                  max_output_chars: int = 100_000) -> list[dict]:
         """The outputs of one grade cell, run by the checker against the kernel behind ``link``."""
-        deadline = time.monotonic() + timeout
         with self._lock:
-            self._start()
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()  # replaced mid-notebook: a fresh namespace, the kernel is unchanged
+                self._send({"kind": "begin", "preload": []})
+                self._ready_by = time.monotonic() + 120.0 + timeout
+            self._await_ready()
+            deadline = time.monotonic() + timeout
             self._send({"kind": "cell", "source": source, "labels": labels, "call_timeout": timeout,
                         "max_output_chars": max_output_chars})
-            while True:
-                try:
-                    header, _, raw = self._receive(deadline + GRACE)
-                except (CheckerFailed, wire.WireError):
-                    self.kill()
-                    raise
-                if header.get("kind") == "done":
-                    outputs = header.get("outputs")
-                    if not isinstance(outputs, list):
-                        self.kill()
-                        raise CheckerFailed("the checker's outputs could not be read")
-                    return outputs
-                if header.get("kind") != "request":
-                    self.kill()
-                    raise CheckerFailed("the checker sent something unexpected")
-                call_deadline = min(deadline, time.monotonic() + timeout) + 2.0
-                self._write(link.ask(header.get("id"), raw, call_deadline))
+            try:
+                return self._relay(link, deadline, timeout)
+            except BaseException:
+                self.kill()  # the checker is mid-cell: it cannot serve the next one
+                raise
+
+    def _relay(self, link: AgentLink, deadline: float, timeout: float) -> list[dict]:
+        while True:
+            try:
+                header, _, raw = self._receive(deadline + GRACE)
+            except wire.WireError as error:
+                raise CheckerFailed(f"the checker's message could not be read ({error})") from None
+            if header.get("kind") == "done":
+                outputs = header.get("outputs")
+                if not isinstance(outputs, list):
+                    raise CheckerFailed("the checker's outputs could not be read")
+                return outputs
+            if header.get("kind") != "request":
+                raise CheckerFailed("the checker sent something unexpected")
+            call_deadline = min(deadline, time.monotonic() + timeout) + 2.0
+            self._write(link.ask(header.get("id"), raw, call_deadline))
 
 
 _SHARED: dict = {}

@@ -43,7 +43,7 @@ def sandbox_command(python_cmd: list[str]) -> list[str]:
     from autograder.sandbox.slots import running_as_root
 
     mib = 1024 * 1024
-    cmd = ["prlimit", f"--as={MEMORY_MB * mib}", "--nproc=4096", "--nofile=1024", "--fsize=0", "--core=0",
+    cmd = ["prlimit", f"--as={MEMORY_MB * mib}", "--nproc=4096", "--nofile=1024", f"--fsize={256 * mib}", "--core=0",
            "--", "bwrap"]
     as_root = running_as_root()
     if as_root:

@@ -16,7 +16,8 @@ Grading (``Autograde.autograde_preprocessors``):
   re-arm before every test cell (see :mod:`autograder.kernel.guard`);
 * :class:`SafeExecute` - nbgrader's ``Execute`` that survives a dead or stuck
   kernel (the cells after it score zero, the ones before keep their points)
-  and caps each cell's output;
+  and caps each cell's output; with ``checker`` on, grade cells go to the
+  checker process instead of the kernel (:mod:`autograder.checker`);
 * :class:`TidyGuardCells` - removes the hidden cells again and turns what
   they found into notes.
 """
@@ -24,12 +25,12 @@ Grading (``Autograde.autograde_preprocessors``):
 
 from .common import GUARD_MIMETYPE, visible_test_source
 from .execute import CUT_NOTICE, STUCK_REASON, SafeExecute
-from .guard_cells import ARM_SOURCE, EXTEND_SOURCE, REARM_SOURCE, GuardTests, TidyGuardCells
+from .guard_cells import AGENT_SOURCE, ARM_SOURCE, EXTEND_SOURCE, REARM_SOURCE, GuardTests, TidyGuardCells
 from .reading import ReadableNotebookExporter, read_submission
 from .sanitize import FindEditedTests, NoteSubmissionProblems, RestoreCellOrder
 
 __all__ = [
-    "ARM_SOURCE", "CUT_NOTICE", "EXTEND_SOURCE", "GUARD_MIMETYPE", "REARM_SOURCE", "STUCK_REASON",
+    "AGENT_SOURCE", "ARM_SOURCE", "CUT_NOTICE", "EXTEND_SOURCE", "GUARD_MIMETYPE", "REARM_SOURCE", "STUCK_REASON",
     "FindEditedTests", "GuardTests", "NoteSubmissionProblems", "ReadableNotebookExporter",
     "RestoreCellOrder", "SafeExecute", "TidyGuardCells", "read_submission", "visible_test_source",
 ]

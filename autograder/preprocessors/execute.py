@@ -8,7 +8,7 @@ from time import monotonic
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader.preprocessors import Execute
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 from ..notes import add_note, is_autograder_cell
 from .common import _grade_id
@@ -65,6 +65,8 @@ class SafeExecute(Execute):
     memory_mb = Integer(0, help="The kernel's memory cap in MiB, for the messages").tag(config=True)
     max_output_chars = Integer(100_000, help="Characters of output kept per cell (0: no cap)").tag(config=True)
     responsive_wait = Integer(15, help="Seconds a timed-out kernel has to answer again").tag(config=True)
+    checker = Bool(False, help="Run grade cells in the checker process, never in the student's kernel "
+                               "(autograder.checker)").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         # Same as nbconvert's ExecutePreprocessor.preprocess, with a try around each cell.
@@ -79,11 +81,15 @@ class SafeExecute(Execute):
         with self.setup_kernel():
             info_msg = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
+            route = self._checker_route()
             for index, cell in enumerate(self.nb.cells):
                 if stopped is not None:
                     if cell.cell_type == "code" and cell.source.strip():
                         cell.outputs = [_error_output(
                             "NotRun", f"not run: the kernel stopped at an earlier cell ({stopped[2]})")]
+                    continue
+                if route is not None and route.takes(cell):
+                    route.run(cell)  # a grade cell: run by the checker, never sent to this kernel
                     continue
                 self._timed_out = False
                 try:
@@ -99,6 +105,8 @@ class SafeExecute(Execute):
                 if stopped is not None and stopped[0] == index:
                     cell.outputs = list(cell.get("outputs", [])) + [
                         _error_output("KernelStopped", stopped[2])]
+            if route is not None:
+                route.end()
         self.set_widgets_metadata()
         self._add_notes(stopped)
         if self.kernel_name != SANDBOX_KERNEL:
@@ -106,6 +114,13 @@ class SafeExecute(Execute):
                      "This notebook was graded without the grader's OS sandbox (the instructor's "
                      "choice: `--no-sandbox`).")
         return self.nb, self.resources
+
+    def _checker_route(self):
+        if not self.checker:
+            return None
+        from ..checker.route import CheckerRoute
+
+        return CheckerRoute(self, sandbox=self.kernel_name == SANDBOX_KERNEL)
 
     async def async_start_new_kernel_client(self):
         """nbclient's, with :func:`.ready.wait_for_kernel` for jupyter_client's ``wait_for_ready``."""

@@ -28,6 +28,13 @@ import autograder.kernel.forget as _gd_forget
 _gd_forget.forget_recent_cells()
 del _gd_forget"""
 
+AGENT_SOURCE = """\
+# Inserted by the autograder: the tests run outside this kernel, in the grader's checker;
+# this agent answers its questions about your names (values, calls) with data only.
+import autograder.kernel.agent as _gd_agent_module
+_gd_agent_module.start()
+del _gd_agent_module"""
+
 EXTEND_SOURCE = """\
 # Inserted by the autograder: keep pristine copies of what the set-up cells imported.
 _gd_guard.extend()"""
@@ -55,10 +62,14 @@ class GuardTests(NbGraderPreprocessor):
     max_output_chars = Integer(0, help="Characters of stream output per cell (0: no cap)").tag(config=True)
     figures = Bool(True, help="Draw figures while grading (False: made but not drawn; nothing graded "
                               "looks at their pixels)").tag(config=True)
+    checker = Bool(False, help="Grade cells run in the checker (autograder.checker): start the agent that "
+                               "answers it; nothing to forget after a test").tag(config=True)
 
     def preprocess(self, nb, resources):
         cells = [_guard_cell(ARM_SOURCE.format(memory_mb=self.memory_mb, max_output_chars=self.max_output_chars,
                                                figures=bool(self.figures)), "arm")]
+        if self.checker:
+            cells.append(_guard_cell(AGENT_SOURCE, "agent"))
         extended = False
         for cell in nb.cells:
             if cell.cell_type == "code":
@@ -68,7 +79,8 @@ class GuardTests(NbGraderPreprocessor):
                 if utils.is_grade(cell) and not utils.is_solution(cell):
                     cells.append(_guard_cell(REARM_SOURCE.format(mimetype=GUARD_MIMETYPE), "rearm"))
             cells.append(cell)
-            if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
+            if (cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
+                    and not self.checker):
                 cells.append(_guard_cell(FORGET_SOURCE, "forget"))
         nb.cells = cells
         return nb, resources
@@ -83,7 +95,7 @@ class TidyGuardCells(NbGraderPreprocessor):
         kept = []
         for cell in nb.cells:
             kind = cell.get("metadata", {}).get(META_KEY, {}).get("kind") if cell.cell_type == "code" else None
-            if kind not in ("arm", "extend", "rearm", "forget"):
+            if kind not in ("arm", "agent", "extend", "rearm", "forget"):
                 kept.append(cell)
                 continue
             for output in cell.get("outputs", []):
