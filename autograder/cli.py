@@ -171,12 +171,7 @@ def _run(args) -> int:
             print(f"NOT in the gradebook after this run: {', '.join(missing)} (their logs are in "
                   "nbgrader_work/logs/; run the same command again to grade them)", file=sys.stderr)
             return EXIT_UNGRADED
-        fallback = [r.student for r in results if r.state == "fallback"]
-        if fallback:
-            print(f"nbgrader could not run {len(fallback)} submission(s), entered with zero: "
-                  f"{', '.join(fallback)} (see their feedback and nbgrader_work/logs/)", file=sys.stderr)
-            return EXIT_UNGRADED
-        return 0
+        return _report_fallbacks(results)
     if command == "feedback":
         problems = pipeline.feedback(course, args.assignment, students=args.student, jobs=args.jobs,
                                      progress=not args.no_progress)
@@ -200,6 +195,25 @@ def _run(args) -> int:
 
         return run_demo(args, settings)
     raise CourseError(f"unknown command {command!r}")
+
+
+def _report_fallbacks(results) -> int:
+    """Say who was entered with zero and why; the grader's own failures are retried by a re-run."""
+    ours = [r for r in results if r.state == "fallback" and r.grader_failed]
+    theirs = [r.student for r in results if r.state == "fallback" and not r.grader_failed]
+    if ours:
+        names = [r.student for r in ours]
+        print(f"THE GRADER FAILED for {len(ours)} submission(s), entered with zero for now: {', '.join(names)}. "
+              "This is not their code's doing: run the same command again and they are graded again "
+              "(nbgrader_work/logs/ has the reasons).", file=sys.stderr)
+        before = sorted({r.graded_after for r in ours if r.graded_after and r.graded_after not in names})
+        if before:
+            print(f"Each failure came right after {', '.join(before)} in the same grading process: "
+                  "that kernel may have broken its grading slot (look at that submission).", file=sys.stderr)
+    if theirs:
+        print(f"{len(theirs)} submission(s) ran past the grading time limit, entered with zero: "
+              f"{', '.join(theirs)} (see their feedback and nbgrader_work/logs/)", file=sys.stderr)
+    return EXIT_UNGRADED if ours or theirs else 0
 
 
 def main(argv: list[str] | None = None) -> int:

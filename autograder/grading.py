@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import stat
 import time
@@ -29,6 +30,13 @@ from .status import StudentResult
 
 #: Attempts when nbgrader failed because the gradebook stayed locked.
 DB_ATTEMPTS = 4
+#: Fallback reasons that are the student's doing (their code overran the wall-clock cap); every
+#: other fallback is the grader's failure, which a re-run grades again.
+STUDENT_CAUSED = ("grading took longer than",)
+
+
+def is_grader_failure(reason: str) -> bool:
+    return not any(reason.startswith(prefix) for prefix in STUDENT_CAUSED)
 
 
 def _is_db_lock(result: dict) -> bool:
@@ -116,6 +124,7 @@ def autograde_student(course: Course, assignment: str, student: str) -> StudentR
     summary = summary_of_run(course, assignment, student, result)
     summary.seconds = round(time.monotonic() - started, 2)
     summary.fingerprint = fingerprint
+    summary.grader_peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     status.save(course, summary)
     return summary
 
@@ -176,6 +185,7 @@ def record_failure(course: Course, assignment: str, student: str, reason: str) -
         nbformat.write(nb, str(destination / f"{notebook}.ipynb"))
     summary = summarize(course, assignment, student, state="fallback")
     summary.reason = reason
+    summary.grader_failed = is_grader_failure(reason)
     return summary
 
 

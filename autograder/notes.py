@@ -28,6 +28,9 @@ KIND_LABELS = {
     "output-cut": "output cut",
     "kernel-died": "kernel died",
     "kernel-stuck": "kernel stopped responding",
+    "kernel-flood": "kernel stopped for flooding the grader",
+    "traffic-cap": "output or widget cap reached",
+    "slot-tampering": "changed the grading slot",
     "grader-failure": "could not be graded",
     "unsandboxed": "graded WITHOUT the sandbox",
 }

@@ -40,6 +40,12 @@ class StudentResult:
     reason: str = ""
     seconds: float = 0.0
     fingerprint: str = ""
+    #: A zero the grader is to blame for (not the student's code): never "done", a re-run retries it.
+    grader_failed: bool = False
+    #: The student graded just before, by the same grading process (to name a kernel that broke it).
+    graded_after: str = ""
+    #: The grading process's peak memory so far (MiB), to show that no kernel made it grow.
+    grader_peak_mb: float = 0.0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -92,7 +98,7 @@ def forget(course: Course, assignment: str, student: str) -> None:
 def is_done(course: Course, assignment: str, student: str) -> bool:
     """Whether the current submission was completely graded by an earlier run."""
     record = load(course, assignment, student)
-    if record is None or record.state not in ("graded", "fallback"):
+    if record is None or record.state not in ("graded", "fallback") or record.grader_failed:
         return False
     if record.fingerprint != submission_fingerprint(course, assignment, student):
         return False

@@ -222,7 +222,7 @@ def _kernel_pid(root_pid: int, connection_file: str | None = None) -> int | None
                         argv = handle.read().split(b"\0")
                 except OSError:
                     continue
-                if argv[1:3] == [b"-m", b"ipykernel_launcher"] and connection_file.encode() in argv:
+                if b"ipykernel_launcher" in argv[1:4] and connection_file.encode() in argv:
                     return int(entry.name)
     return found
 
@@ -243,7 +243,7 @@ def _kernel_below(root_pid: int) -> int | None:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
                 argv = handle.read().split(b"\0")
-            if argv[1:3] == [b"-m", b"ipykernel_launcher"]:  # the interpreter, not a launcher naming it
+            if b"ipykernel_launcher" in argv[1:4]:  # the interpreter, not a launcher naming it
                 return pid
         except OSError:
             pass

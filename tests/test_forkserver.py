@@ -109,7 +109,7 @@ report = {
     "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "pid": os.getpid(),
     "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
     "caps": _caps(),
-    "cmdline": open("/proc/self/cmdline", "rb").read().split(b"\0")[1:3] == [b"-m", b"ipykernel_launcher"],
+    "cmdline": open("/proc/self/cmdline", "rb").read().split(b"\0")[1:4] == [b"-P", b"-m", b"ipykernel_launcher"],
     "tmp": sorted(os.listdir("/tmp")), "shm": sorted(os.listdir("/dev/shm")),
     "home": sorted(os.listdir(os.path.expanduser("~"))),
     "cwd": os.getcwd(), "work": sorted(os.listdir(".")),

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Settings
+from ..sandbox import cgroups
 from .worker import RESULT_PREFIX
 
 
@@ -77,8 +78,12 @@ class _Worker:
         env["PYTHONUNBUFFERED"] = "1"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")
+        # Sandboxed grading as root: the worker runs under a memory cap of its own (its kernels are
+        # moved into their slots' cgroups as they start).
+        self.cgroup = cgroups.worker_group(settings.memory_mb) if settings.sandbox else None
+        prefix = cgroups.launcher(self.cgroup.procs_files) if self.cgroup is not None else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.executors.worker", json.dumps(settings.to_json())],
+            [*prefix, sys.executable, "-m", "autograder.executors.worker", json.dumps(settings.to_json())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
             cwd=str(settings.root), env=env, start_new_session=True, text=True, bufsize=1,
         )
@@ -129,6 +134,9 @@ class _Worker:
                 self.process.wait(timeout=30)
             except (OSError, subprocess.TimeoutExpired):
                 kill_tree(self.process)
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         self._log.close()
 
 
@@ -180,6 +188,7 @@ def run_tasks(settings: Settings, tasks: list[dict], *, jobs: int, task_timeout:
 
     def slot(number: int) -> None:
         worker: _Worker | None = started_early[number] if number < len(started_early) else None
+        previous = ""  # the student this worker graded last (a failure right after may be theirs)
         if worker is not None:
             with lock:
                 live.add(worker)
@@ -195,6 +204,7 @@ def run_tasks(settings: Settings, tasks: list[dict], *, jobs: int, task_timeout:
                         with lock:
                             live.discard(worker)
                     worker = _Worker(settings, _worker_log(settings, number))
+                    previous = ""
                     with lock:
                         live.add(worker)
                 started = time.monotonic()
@@ -218,6 +228,9 @@ def run_tasks(settings: Settings, tasks: list[dict], *, jobs: int, task_timeout:
                 else:
                     outcome = TaskOutcome(task, ok=bool(reply.get("ok")), value=reply.get("value"),
                                           error=reply.get("error", ""))
+                    if isinstance(outcome.value, dict) and previous:
+                        outcome.value["graded_after"] = previous
+                previous = str(task.get("student", "")) if worker is not None else ""
                 with lock:
                     outcomes.append(outcome)
                     if on_outcome is not None:

@@ -21,6 +21,7 @@ MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 1 <
 MNT_DETACH = 2
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 38, 24
 PR_SET_MM, PR_SET_MM_MAP = 35, 14
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -89,6 +90,22 @@ def drop_privileges(uid: int, gid: int) -> None:
     check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     if os.getuid() != uid or os.geteuid() != uid or os.getgid() != gid:
         raise OSError(errno.EPERM, "the uid did not change")
+
+
+class _SockFprog(ctypes.Structure):
+    """``struct sock_fprog`` (linux/filter.h): a classic BPF program."""
+
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def apply_seccomp(program: bytes) -> None:
+    """Load the grader's seccomp filter (:mod:`autograder.sandbox.seccomp`, compiled by the grader)
+    into this process and everything it starts; needs ``no_new_privs`` (set by drop_privileges)."""
+    if not program or len(program) % 8:
+        raise OSError(errno.EINVAL, "the seccomp program is empty or malformed")
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
+    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
 
 
 def mounts_below(target: str) -> list[str]:

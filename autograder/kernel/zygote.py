@@ -37,6 +37,11 @@ import sys
 
 from . import namespaces
 
+#: What follows the interpreter in a kernel's command line (the ``gd-sandbox`` kernelspec's argv).
+#: This server runs with ``-P`` too, so the kernels it forks never have their folder on sys.path.
+KERNEL_ARGS = ["-P", "-m", "ipykernel_launcher"]
+
+
 def _redo_import_time_checks() -> None:
     """What the preloaded modules would have done had they been imported inside a kernel.
 
@@ -119,8 +124,8 @@ class Zygote:
                 conn.sendall(b'{"idle": true}\n')
                 return
             argv = request["argv"]
-            if len(fds) != 3 or argv[1:3] != ["-m", "ipykernel_launcher"]:
-                raise ValueError("a kernel request names ipykernel_launcher and passes three descriptors")
+            if len(fds) != 3 or argv[1:4] != KERNEL_ARGS:
+                raise ValueError("a kernel request names -P -m ipykernel_launcher and passes three descriptors")
             report_r, report_w = os.pipe()
             middle = os.fork()
             if middle == 0:
@@ -227,6 +232,7 @@ class Zygote:
             namespaces.mount_proc()
             namespaces.set_cmdline(["gd-sandbox-init"])
             namespaces.drop_privileges(config["uid"], config["gid"])
+            namespaces.apply_seccomp(bytes.fromhex(config["seccomp"]))
             work = config["work_dir"]
             os.makedirs(work)
             namespaces.copy_tree(config["input_dir"], work)
@@ -276,7 +282,7 @@ class Zygote:
             from ipykernel import kernelapp
 
             sys.argv = [getattr(sys.modules.get("ipykernel_launcher"), "__file__", "ipykernel_launcher"),
-                        *argv[3:]]
+                        *argv[len(KERNEL_ARGS) + 1:]]
             kernelapp.launch_new_instance()
         except SystemExit as stop:
             code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from time import monotonic
 
 from nbformat.notebooknode import NotebookNode, from_dict
@@ -11,6 +10,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from traitlets import Bool, Integer
 
 from ..notes import add_note, is_autograder_cell
+from . import caps
 from .common import _grade_id
 from .ready import wait_for_kernel
 
@@ -29,13 +29,7 @@ def _first_and_more(places: list[str]) -> str:
     return first if len(places) == 1 else f"{first} (and {len(places) - 1} later cells)"
 
 
-def _output_size(output) -> int:
-    if output.get("output_type") == "stream":
-        return len(output.get("text", ""))
-    if output.get("output_type") == "error":
-        return sum(len(line) for line in output.get("traceback", []))
-    return sum(len(json.dumps(value)) if not isinstance(value, str) else len(value)
-               for value in output.get("data", {}).values())
+_output_size = caps.output_size
 
 
 #: The sandbox's kernelspec (autograder.sandbox.kernelspec.KERNEL_NAME; not imported, to keep
@@ -65,6 +59,13 @@ class SafeExecute(Execute):
     memory_mb = Integer(0, help="The kernel's memory cap in MiB, for the messages").tag(config=True)
     max_output_chars = Integer(100_000, help="Characters of output kept per cell (0: no cap)").tag(config=True)
     responsive_wait = Integer(15, help="Seconds a timed-out kernel has to answer again").tag(config=True)
+    max_messages_per_second = Integer(caps.Limits.max_messages_per_second,
+                                      help="Sustained messages a second a kernel may send").tag(config=True)
+    message_burst = Integer(caps.Limits.message_burst, help="Messages a kernel may send at once").tag(config=True)
+    max_comm_bytes = Integer(caps.Limits.max_comm_bytes, help="Widget (comm) bytes kept per notebook").tag(config=True)
+    max_outputs_per_cell = Integer(caps.Limits.max_outputs_per_cell, help="Outputs kept per cell").tag(config=True)
+    max_notebook_output_bytes = Integer(caps.Limits.max_notebook_output_bytes,
+                                        help="Output bytes kept per notebook").tag(config=True)
     checker = Bool(False, help="Run grade cells in the checker process, never in the student's kernel "
                                "(autograder.checker)").tag(config=True)
 
@@ -76,6 +77,11 @@ class SafeExecute(Execute):
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         self._output_chars: dict[int, int] = {}
+        self._traffic = caps.TrafficCaps(caps.Limits(
+            max_messages_per_second=self.max_messages_per_second, message_burst=self.message_burst,
+            max_comm_bytes=self.max_comm_bytes, max_outputs_per_cell=self.max_outputs_per_cell,
+            max_notebook_output_bytes=self.max_notebook_output_bytes))
+        self._flooded = False
         self._timed_out = False
         stopped: tuple[int, str, str] | None = None
         with self.setup_kernel():
@@ -95,7 +101,8 @@ class SafeExecute(Execute):
                 try:
                     self.preprocess_cell(cell, resources, index)
                 except DeadKernelError:
-                    stopped = (index, "kernel-died", self._death_reason())
+                    stopped = ((index, "kernel-flood", self._traffic.exceeded["messages"]) if self._flooded
+                               else (index, "kernel-died", self._death_reason()))
                 except CellTimeoutError:
                     stopped = (index, "kernel-stuck", STUCK_REASON)
                 except ValueError as error:  # e.g. "Invalid Signature": a forked child wrote to the sockets
@@ -127,8 +134,12 @@ class SafeExecute(Execute):
         from jupyter_core.utils import ensure_async
         from nbclient.util import run_hook
 
+        import zmq
+
         try:
             self.kc = self.km.client()
+            # A message bigger than this never reaches the grader's memory (the connection drops).
+            self.kc.context.setsockopt(zmq.MAXMSGSIZE, caps.MAX_MESSAGE_BYTES)
             await ensure_async(self.kc.start_channels())
             await wait_for_kernel(self.kc, self.km, self.startup_timeout)
         except Exception as error:
@@ -194,6 +205,10 @@ class SafeExecute(Execute):
             limit = f" of {self.memory_mb} MiB" if self.memory_mb else ""
             add_note(self.nb, "memory",
                      f"{_first_and_more(memory)} ran out of memory (the grader's limit{limit}).")
+        over = {name: text for name, text in self._traffic.exceeded.items() if name != "messages"}
+        if over:
+            add_note(self.nb, "traffic-cap",
+                     "The kernel sent more than the grader keeps: " + "; ".join(over.values()) + ".")
         if cut:
             add_note(self.nb, "output-cut",
                      f"The output of {_first_and_more(cut)} was cut after {self.max_output_chars} "
@@ -206,9 +221,31 @@ class SafeExecute(Execute):
                      f"While running {where}, {reason}. Cells after it were not run and their tests "
                      "score zero; tests before it kept their points.")
 
-    # -- output cap -------------------------------------------------------------------------
+    # -- traffic and output caps ------------------------------------------------------------
+    def process_message(self, msg, cell, cell_index):
+        kind = msg.get("msg_type", "")
+        if kind != "status":  # the idle status ends the cell: always let it through
+            if self._flooded:
+                return None
+            if not self._traffic.admit_message():
+                self._stop_flooding_kernel()
+                return None
+            if kind.startswith("comm") and not self._traffic.admit_comm(msg):
+                return None
+        return super().process_message(msg, cell, cell_index)
+
+    def _stop_flooding_kernel(self) -> None:
+        """Kill the kernel (its whole sandbox goes with the launcher): nbclient then sees it dead."""
+        self._flooded = True
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+
     def output(self, outs, msg, display_id, cell_index):
         out = super().output(outs, msg, display_id, cell_index)
+        if out is not None and outs and outs[-1] is out and not self._traffic.admit_output(outs, out):
+            outs.pop()
+            return None
         if out is None or not self.max_output_chars or not outs or outs[-1] is not out:
             return out
         used = self._output_chars.get(cell_index, 0)

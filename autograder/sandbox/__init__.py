@@ -2,7 +2,8 @@
 
 * :mod:`.policy` - what the kernel may see and use (the bubblewrap command);
 * :mod:`.slots` - one lock, uid and private folder per running kernel;
-* :mod:`.cgroups` - a memory and process cap for the whole sandbox, as root;
+* :mod:`.cgroups` - a memory and process cap for the whole sandbox, and for each grading worker, as root;
+* :mod:`.seccomp` - the system calls every graded kernel is refused (keyrings, mounts, namespaces, ...);
 * :mod:`.provisioner` - the jupyter_client provisioner that starts the kernel;
 * :mod:`.kernelspec` - the ``gd-sandbox`` kernelspec that names it;
 * :mod:`.readiness` - can it start here, and if not, why and what to do;

@@ -27,9 +27,13 @@ def _write(path: Path, value: str) -> None:
 
 
 class SandboxCgroup:
-    """The cgroup(s) of one slot: created before the kernel starts, emptied and removed after."""
+    """The cgroup(s) of one slot: created before the kernel starts, emptied and removed after.
 
-    def __init__(self, slot: int, memory_mb: int, max_processes: int):
+    ``name`` (default ``slot-N``) names other groups: a grading worker's own (:func:`worker_group`).
+    """
+
+    def __init__(self, slot: int, memory_mb: int, max_processes: int, name: str | None = None):
+        self.name = name or f"slot-{slot}"
         self.dirs: list[Path] = []
         self.kind = "none"
         if os.geteuid() != 0 or not ROOT.is_dir():
@@ -44,8 +48,8 @@ class SandboxCgroup:
             self.dirs, self.kind = [], "none"
 
     def _make_v1(self, slot: int, memory_mb: int, max_processes: int) -> None:
-        memory = ROOT / "memory" / GROUP / f"slot-{slot}"
-        pids = ROOT / "pids" / GROUP / f"slot-{slot}"
+        memory = ROOT / "memory" / GROUP / self.name
+        pids = ROOT / "pids" / GROUP / self.name
         for path in (memory, pids):
             path.mkdir(parents=True, exist_ok=True)
             self.dirs.append(path)
@@ -66,7 +70,7 @@ class SandboxCgroup:
             wanted = [f"+{c}" for c in ("memory", "pids") if c not in enabled]
             if wanted:
                 _write(level / "cgroup.subtree_control", " ".join(wanted))
-        path = parent / f"slot-{slot}"
+        path = parent / self.name
         path.mkdir(exist_ok=True)
         self.dirs.append(path)
         self.kill_all()
@@ -121,3 +125,23 @@ def launcher(procs_files: list[str]) -> list[str]:
         return []
     joins = "; ".join(f'echo $$ > "{path}" || exit 97' for path in procs_files)
     return ["/bin/sh", "-c", f'{joins}; exec "$@"', "gd-sandbox-cgroup"]
+
+
+#: A grading worker's memory cap: the kernel's own cap, and at least this much (MiB).  Whatever a
+#: kernel sends is capped (autograder.preprocessors.caps); this is the backstop, so that no kernel
+#: can make the worker, which runs as the grader, grow past it and take the machine down.
+WORKER_MIN_MEMORY_MB = 2048
+WORKER_MAX_PROCESSES = 4096
+
+
+def worker_memory_mb(kernel_memory_mb: int) -> int:
+    return max(WORKER_MIN_MEMORY_MB, kernel_memory_mb)
+
+
+def worker_group(kernel_memory_mb: int) -> SandboxCgroup | None:
+    """A cgroup of its own for one grading worker (as root, where cgroups can be written)."""
+    if kernel_memory_mb <= 0:
+        return None
+    group = SandboxCgroup(0, worker_memory_mb(kernel_memory_mb), WORKER_MAX_PROCESSES,
+                          name=f"worker-{os.getpid()}-{os.urandom(3).hex()}")
+    return group if group.kind != "none" else None

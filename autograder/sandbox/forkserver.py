@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cgroups, slots
+from . import cgroups, seccomp, slots
 from .policy import LAUNCHER_ENV, Layout, Limits, sandbox_env, zygote_command
 from .readiness import import_roots, read_only_paths
 
@@ -90,19 +90,18 @@ class ForkServer:
     def socket_path(self) -> Path:
         return self.control_dir / "zygote.sock"
 
-    @property
-    def conn_dir(self) -> Path:
-        return self.slot.kernel_dir / "conn"
-
     def start(self, env: dict[str, str]) -> None:
         from course.notebook import QUIET_ENV
 
-        slots.prepare(self.slot, None)
+        slots.prepare(self.slot, None, shared_conn=True)
         self.control_dir.mkdir(mode=0o700)
         self.cgroup = cgroups.SandboxCgroup(self.slot.index, self.limits.memory_mb, self.limits.max_processes)
         layout = Layout(kernel_dir=self.slot.kernel_dir, read_only=read_only_paths(),
                         uid=self.slot.uid, gid=self.slot.gid)
-        config = {"socket": str(self.socket_path), "preload": list(self.preload), "env_before_import": QUIET_ENV}
+        # Every kernel it forks loads this filter after dropping its privileges (the server itself
+        # needs mount and unshare to build their sandboxes, and runs no student code).
+        config = {"socket": str(self.socket_path), "preload": list(self.preload), "env_before_import": QUIET_ENV,
+                  "seccomp": seccomp.program().hex()}
         cmd = cgroups.launcher(self.cgroup.procs_files) + zygote_command(
             sys.executable, layout, self.limits, env, self.control_dir, config)
         log_file = open(self.slot.kernel_dir / "zygote.log", "wb")
@@ -147,16 +146,18 @@ class ForkServer:
             if b"idle" not in probe.recv(64):
                 raise ForkServerError("the fork server did not answer")
 
-    def prepare_kernel(self, notebook_dir) -> None:
-        """An empty ``conn/`` and this student's files in ``input/`` (never while a kernel runs)."""
+    def prepare_kernel(self, notebook_dir) -> Path:
+        """A socket folder of the kernel's own and this student's files in ``input/`` (never while a
+        kernel runs); returns the socket folder."""
         self.wait_idle()
-        for folder in (self.conn_dir, self.slot.kernel_dir / "input"):
-            for entry in os.scandir(folder):
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-        slots.copy_input(Path(notebook_dir) if notebook_dir else None, self.slot.kernel_dir / "input")
+        folder = self.slot.kernel_dir / "input"
+        for entry in os.scandir(folder):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        slots.copy_input(Path(notebook_dir) if notebook_dir else None, folder)
+        return slots.fresh_socket_folder(self.slot)
 
     def client_command(self, kernel_cmd: list[str]) -> list[str]:
         return [sys.executable, str(CLIENT), str(self.socket_path), json.dumps(kernel_cmd)]

@@ -22,7 +22,10 @@ PROVISIONER_NAME = "gd-sandbox"
 def kernelspec() -> dict:
     return {
         # No history database: a test cell's source must not outlive the cell (autograder.kernel.forget).
-        "argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}",
+        # -P (safe path): the working folder, a copy of the student's, is never on sys.path, so a
+        # submitted ipykernel_launcher.py, numpy.py or course.py shadows nothing (IPython's own
+        # init_path respects it too).
+        "argv": ["python", "-P", "-m", "ipykernel_launcher", "-f", "{connection_file}",
                  "--HistoryManager.enabled=False"],
         "display_name": "Python 3 (grading sandbox)",
         "language": "python",

@@ -24,6 +24,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import seccomp
+
 #: Where the copy of the notebook's folder is mounted (read-only) inside the sandbox.
 INPUT_DIR = "/sandbox/input"
 #: Caches the grader prepared for the kernel (matplotlib's font list), copied into its /tmp.
@@ -159,8 +161,9 @@ ZYGOTE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
 
 
 def _bwrap_base(layout: Layout, limits: Limits, env: dict[str, str], *, caps=("CAP_SETUID", "CAP_SETGID"),
-                die_with_parent: bool = True, extra_binds=()) -> list[str]:
-    """prlimit + bubblewrap with the whole file-system, namespace and environment policy."""
+                die_with_parent: bool = True, extra_binds=(), seccomp_fd: int | None = None) -> list[str]:
+    """prlimit + bubblewrap with the whole file-system, namespace and environment policy
+    (and the seccomp filter bubblewrap reads from ``seccomp_fd``, applied to the command it runs)."""
     tmp_bytes = str(limits.tmp_mb * 1024 * 1024)
     as_root = layout.uid is not None
     cmd = ["prlimit", *prlimit_args(limits), "--", "bwrap"]
@@ -177,6 +180,8 @@ def _bwrap_base(layout: Layout, limits: Limits, env: dict[str, str], *, caps=("C
     if die_with_parent:
         cmd += ["--die-with-parent"]
     cmd += ["--new-session"]
+    if seccomp_fd is not None:
+        cmd += ["--seccomp", str(seccomp_fd)]
     cmd += ["--ro-bind", "/usr", "/usr", *_top_level()]
     # Folders bubblewrap makes for mount points are 0700: the dropped uid must be able to enter them.
     cmd += ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/sandbox"]
@@ -207,9 +212,12 @@ def _bwrap_base(layout: Layout, limits: Limits, env: dict[str, str], *, caps=("C
 
 
 def sandbox_command(kernel_cmd: list[str], layout: Layout, limits: Limits,
-                    env: dict[str, str]) -> list[str]:
-    """The command that starts ``kernel_cmd`` inside the sandbox."""
-    cmd = _bwrap_base(layout, limits, env)
+                    env: dict[str, str], seccomp_file: Path | None = None) -> list[str]:
+    """The command that starts ``kernel_cmd`` inside the sandbox, under the seccomp filter compiled
+    in ``seccomp_file`` (:mod:`.seccomp`; every graded kernel has one)."""
+    prefix = seccomp.launcher(seccomp_file) if seccomp_file is not None else []
+    cmd = prefix + _bwrap_base(layout, limits, env,
+                               seccomp_fd=seccomp.BWRAP_FD if seccomp_file is not None else None)
     if layout.uid is not None:
         cmd += ["setpriv", f"--reuid={layout.uid}", f"--regid={layout.gid}", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]

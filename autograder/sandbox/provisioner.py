@@ -23,7 +23,7 @@ from typing import Any
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Integer
 
-from . import cgroups, forkserver, slots
+from . import cgroups, forkserver, seccomp, slots
 from .readiness import SandboxUnavailable, diagnose, import_roots, read_only_paths
 from .policy import LAUNCHER_ENV, Layout, Limits, sandbox_command, sandbox_env
 
@@ -85,7 +85,8 @@ class SandboxProvisioner(LocalProvisioner):
         env = sandbox_env(parent_env, os.path.dirname(sys.executable), import_roots())
         limits = replace(self.limits, max_processes=slots.process_cap(slot, self.max_processes))
         result["cmd"] = (cgroups.launcher(self._cgroup.procs_files)
-                         + sandbox_command(result["cmd"], layout, limits, env))
+                         + sandbox_command(result["cmd"], layout, limits, env,
+                                           seccomp.program_file(slots.lock_dir())))
         result["env"] = dict(LAUNCHER_ENV)
         result["cwd"] = str(slot.kernel_dir)
         self.log.debug("sandbox slot %s (uid %s, cgroup %s)", slot.index, slot.uid, self._cgroup.kind)
@@ -95,8 +96,8 @@ class SandboxProvisioner(LocalProvisioner):
         """The kernel is forked by the process's fork server, into a sandbox of its own (see .forkserver)."""
         km = self.parent
         self._server = server
-        await asyncio.to_thread(server.prepare_kernel, kwargs.get("cwd"))
-        _sockets_in(km, server.conn_dir)
+        conn_dir = await asyncio.to_thread(server.prepare_kernel, kwargs.get("cwd"))
+        _sockets_in(km, conn_dir)
         result = await super().pre_launch(**kwargs)
         os.chown(km.connection_file, server.slot.uid, server.slot.gid)
         result["cmd"] = server.client_command(result["cmd"])

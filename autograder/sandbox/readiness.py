@@ -12,7 +12,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from . import slots
+from . import seccomp, slots
 from .kernelspec import PROVISIONER_NAME, ensure_kernelspec
 from .policy import Layout, Limits, sandbox_command, sandbox_env
 
@@ -96,15 +96,34 @@ def _provisioner_registered() -> bool:
     return any(ep.name == PROVISIONER_NAME for ep in group)
 
 
+#: What the smoke test runs in the sandbox: it answers only if the seccomp filter refuses ``add_key``.
+_SMOKE_TEST = """
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+name = b"gd-sandbox-probe"
+number = {"x86_64": 248, "aarch64": 217}.get(os.uname().machine)
+if number is not None and (libc.syscall(number, b"user", name, b"x", 1, -3) != -1
+                           or ctypes.get_errno() != errno.EPERM):
+    print("the seccomp filter did not refuse add_key")
+else:
+    print("gd-sandbox-ok")
+"""
+
+
 def _smoke_test() -> str | None:
     """Start the real sandbox once with a trivial Python; the error it printed, or ``None``."""
     slot = slots.acquire()
     try:
         slots.prepare(slot, None)
         layout = Layout(slot.kernel_dir, read_only_paths(), slot.uid, slot.gid)
-        cmd = sandbox_command([sys.executable, "-c", "import sys; print('gd-sandbox-ok')"],
-                              layout, Limits(max_processes=slots.process_cap(slot, Limits.max_processes)),
-                              sandbox_env({}, os.path.dirname(sys.executable), import_roots()))
+        try:
+            seccomp_file = seccomp.program_file(slots.lock_dir())
+        except seccomp.SeccompUnavailable as error:
+            return str(error)
+        cmd = sandbox_command([sys.executable, "-c", _SMOKE_TEST], layout,
+                              Limits(max_processes=slots.process_cap(slot, Limits.max_processes)),
+                              sandbox_env({}, os.path.dirname(sys.executable), import_roots()), seccomp_file)
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=slot.kernel_dir,
                                   env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})

@@ -131,18 +131,24 @@ def acquire(slots: int = SLOTS) -> Slot:
     raise SlotError(f"all {slots} sandbox slots are in use (set GD_SANDBOX_SLOTS higher)")
 
 
-def prepare(slot: Slot, notebook_dir: str | os.PathLike | None) -> None:
-    """The slot's ``conn/`` (the kernel's sockets), ``etc/`` (passwd, group) and ``input/``."""
+def prepare(slot: Slot, notebook_dir: str | os.PathLike | None, *, shared_conn: bool = False) -> None:
+    """The slot's ``conn/`` (the kernel's sockets), ``etc/`` (passwd, group) and ``input/``.
+
+    ``shared_conn``: ``conn/`` outlives the kernel (a fork server's slot serves one kernel after
+    another), so it belongs to root (0711) and each kernel gets a folder of its own inside it
+    (:func:`fresh_socket_folder`); otherwise ``conn/`` itself is the kernel's, made anew each time.
+    """
     uid = slot.uid if slot.uid is not None else os.getuid()
     gid = slot.gid if slot.gid is not None else os.getgid()
     conn = slot.kernel_dir / "conn"
     conn.mkdir(mode=0o700)
     if slot.uid is not None:
-        os.chown(conn, uid, gid)
+        owner, mode = ((0, 0), "0711") if shared_conn else ((uid, gid), "0700")
+        os.chown(conn, *owner)
         # The one folder the kernel shares with the host: as root it is a tiny tmpfs, so a student
         # cannot fill the grader's disk through it (as an ordinary user it stays a plain folder).
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={CONN_TMPFS_KB}k,mode=0700,uid={uid},gid={gid},"
-                        "nosuid,nodev,noexec", "gd-sandbox-conn", str(conn)],
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={CONN_TMPFS_KB}k,mode={mode},uid={owner[0]},"
+                        f"gid={owner[1]},nosuid,nodev,noexec", "gd-sandbox-conn", str(conn)],
                        capture_output=True, check=False)
     etc = slot.kernel_dir / "etc"
     etc.mkdir(mode=0o755)
@@ -156,6 +162,27 @@ def prepare(slot: Slot, notebook_dir: str | os.PathLike | None) -> None:
         (seed / "matplotlib").mkdir(mode=0o755)
         shutil.copyfile(fontlist, seed / "matplotlib" / fontlist.name)
         os.chmod(seed / "matplotlib" / fontlist.name, 0o644)
+
+
+def fresh_socket_folder(slot: Slot) -> Path:
+    """A new, empty folder for one kernel's sockets in the slot's root-owned ``conn/``.
+
+    Set up by the trusted side each time: whatever the previous kernel did to its own folder
+    (``chmod 0``, ACLs, files, filling the tmpfs) went with that folder, which is removed here,
+    and ``conn/`` itself is root's, so no kernel can change it for the next one.
+    """
+    conn = slot.kernel_dir / "conn"
+    os.chown(conn, 0, 0)
+    os.chmod(conn, 0o711)
+    for entry in os.scandir(conn):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            os.unlink(entry.path)
+    folder = conn / f"k{os.urandom(3).hex()}"  # short: a unix socket path has 108 bytes
+    folder.mkdir(mode=0o700)
+    os.chown(folder, slot.uid, slot.gid)
+    return folder
 
 
 @functools.lru_cache(maxsize=1)
