@@ -309,6 +309,13 @@ def test_attackers_graded_by_an_ordinary_user_change_nothing(isolated_jupyter, c
     base.mkdir()
     os.chown(base, account.pw_uid, account.pw_gid)
     slots_dir = base / "slots"
+    # The grader's own copy of the source notebooks: the checkout may be private (a clone in a 0700
+    # folder, or under root's home), and an instructor's course lives where the instructor can read it.
+    source = base / "source"
+    shutil.copytree(SOURCE, source, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for folder, _, files in os.walk(source):
+        for path in [folder, *(os.path.join(folder, name) for name in files)]:
+            os.chown(path, account.pw_uid, account.pw_gid)
     env = {"HOME": account.pw_dir, "PATH": f"{python.parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
            "GD_DB_PASSWORD_URL": SECRET, "GD_SANDBOX_DIR": str(slots_dir)}
 
@@ -316,7 +323,7 @@ def test_attackers_graded_by_an_ordinary_user_change_nothing(isolated_jupyter, c
         def run(args):
             done = subprocess.run(
                 ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups", "--",
-                 str(python), "-m", "autograder", *args, "--root", str(root), "--source", str(SOURCE)],
+                 str(python), "-m", "autograder", *args, "--root", str(root), "--source", str(source)],
                 env=env, cwd=str(root), capture_output=True, text=True, timeout=1200)
             print(done.stdout[-3000:], done.stderr[-3000:])
             return done.returncode
