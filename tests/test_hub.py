@@ -1,13 +1,18 @@
-"""A class on a real JupyterHub: one instructor and two students, real Linux accounts, nbgrader's exchange.
+"""A class on a real JupyterHub: an instructor, a TA and two students, a second course beside it.
 
 The whole cycle, as in the README's "Run a class on JupyterHub": create-class
-(accounts, groups, exchange, configs), the hub on 127.0.0.1, exchange-release;
-each student's server started through the hub's REST API, the assignment
-fetched and submitted through the server's nbgrader handlers (alice correct,
-bob with the named mistake ``sign_flip``); exchange-collect; sandboxed
-autograde; feedback; release-feedback; each student fetches their feedback.
-Isolation checks run as the other student's account.  One Chromium step: a
-student logs in, opens the Assignments list, sees the assignment, submits.
+(accounts, groups, exchange, each role's config) for the course with a TA and for
+a second course, doctor, the hub on 127.0.0.1, exchange-release; each student's
+server started through the hub's REST API, the assignment fetched and submitted
+through the server's nbgrader handlers (alice correct, bob with the named mistake
+``sign_flip``).  The TA collects and autogrades through the course's formgrader,
+a hub service, with a token of their own; a student gets 403 from it, and the
+second course's service and exchange stay closed to the first course's students
+(and the other way round).  In Chromium: the instructor opens the formgrader from
+the Course List, sees the assignment and both submissions and writes a comment,
+which ends up in alice's feedback; a student sees only the student tools in
+JupyterLab's DOM and submits from the Assignment List; the feedback opens with
+its formulas rendered.  Isolation checks run as the other student's account.
 
 Accounts are created with useradd and removed at the end; the hub and every
 process it started are stopped in a ``finally``.  Skipped, with the reason, only
@@ -21,9 +26,8 @@ import glob
 import json
 import os
 import pwd
-import secrets
+import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,169 +35,15 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ASSIGNMENT = "01_numpy_by_hand"
+from hub_support import (  # noqa: E402
+    ASSIGNMENT, COURSE, ENV_PREFIX, PROXY, REPO, SECOND, Class, why_no_accounts)
+
 MISTAKE = "sign_flip"
-ENV_PREFIX = Path(os.environ.get("GD_CLASS_ENV", "/opt/gd-five-ways"))
-PROXY = ENV_PREFIX / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
 
-pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-def _why_no_accounts() -> str | None:
-    if sys.platform != "linux":
-        return "a class on JupyterHub needs Linux accounts"
-    if os.geteuid() != 0:
-        return "creating the class's Linux accounts (useradd) needs root; run `make test` as root (CI does)"
-    for tool in ("useradd", "userdel", "groupadd", "setpriv", "chpasswd"):
-        if not shutil.which(tool):
-            return f"{tool} is missing: cannot create the class's accounts"
-    return None
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Class:
-    """The accounts, paths and processes of one test class."""
-
-    def __init__(self, tmp: Path):
-        suffix = secrets.token_hex(3)
-        self.tmp = tmp
-        self.instructor, self.alice, self.bob = (f"gdi{suffix}", f"gda{suffix}", f"gdb{suffix}")
-        self.class_file = tmp / "class.json"
-        self.exchange = tmp / "exchange"
-        self.config_dir = tmp / "etc-jupyter"
-        self.hub_dir = tmp / "hub"
-        self.passwords = tmp / "passwords.csv"
-        self.token = secrets.token_hex(32)
-        self.port = _free_port()
-        self.hub: subprocess.Popen | None = None
-        self.python = ENV_PREFIX / "venv" / "bin" / "python"
-        self.log = tmp / "hub.log"
-
-    # -- running things as someone -----------------------------------------------------
-    def env_for(self, user: str) -> dict:
-        home = pwd.getpwnam(user).pw_dir
-        return {"HOME": home, "USER": user, "LOGNAME": user, "LANG": "C.UTF-8",
-                "PATH": f"{self.python.parent}:/usr/bin:/bin", "GD_CLASS_FILE": str(self.class_file),
-                "JUPYTER_CONFIG_PATH": str(self.config_dir), "TF_CPP_MIN_LOG_LEVEL": "3"}
-
-    def as_user(self, user: str, args: list[str], check: bool = True, timeout: float = 600,
-                cwd: str | None = None) -> subprocess.CompletedProcess:
-        info = pwd.getpwnam(user)
-        cmd = ["setpriv", f"--reuid={info.pw_uid}", f"--regid={info.pw_gid}", "--init-groups", "--"] + args
-        done = subprocess.run(cmd, env=self.env_for(user), cwd=cwd or info.pw_dir, capture_output=True,
-                              text=True, timeout=timeout)
-        if check and done.returncode != 0:
-            raise AssertionError(f"as {user}: {' '.join(args)} exited {done.returncode}\n"
-                                 f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
-        return done
-
-    def instructor_cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        root = self.course_root
-        return self.as_user(self.instructor, [str(self.python), "-m", "autograder", *args, "--root", str(root),
-                                              "--source", str(root / "source")], timeout=timeout)
-
-    @property
-    def course_root(self) -> Path:
-        return Path(pwd.getpwnam(self.instructor).pw_dir) / "gd-five-ways"
-
-    # -- the hub -------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"token {self.token}"}
-        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
-
-    def start_hub(self) -> None:
-        self.hub_dir.mkdir(exist_ok=True)
-        env = {"PATH": f"{self.python.parent}:/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8",
-               "GD_CLASS_FILE": str(self.class_file), "GD_HUB_API_TOKEN": self.token,
-               "GD_HUB_PORT": str(self.port), "GD_HUB_INTERNAL_PORT": str(_free_port()),
-               "GD_HUB_PROXY_API_PORT": str(_free_port())}
-        self.hub = subprocess.Popen(
-            [str(self.python.parent / "jupyterhub"), "-f", str(REPO / "deploy" / "jupyterhub_config.py")],
-            cwd=self.hub_dir, env=env, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
-            start_new_session=True)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.hub.poll() is not None:
-                raise AssertionError(f"the hub exited {self.hub.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(requests.RequestException):
-                if self.api("GET", "/hub/api/").status_code == 200:
-                    return
-            time.sleep(0.5)
-        raise AssertionError(f"the hub did not answer in 90 s:\n{self.log_tail()}")
-
-    def log_tail(self, n: int = 60) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        return ""
-
-    def start_server(self, user: str) -> None:
-        r = self.api("POST", f"/hub/api/users/{user}/server")
-        assert r.status_code in (201, 202), f"{user}: {r.status_code} {r.text}\n{self.log_tail()}"
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline:
-            model = self.api("GET", f"/hub/api/users/{user}").json()
-            server = model.get("servers", {}).get("")
-            if server and server.get("ready"):
-                return
-            time.sleep(1)
-        raise AssertionError(f"{user}'s server did not start:\n{self.log_tail()}")
-
-    def user_api(self, user: str, method: str, path: str, **kwargs) -> requests.Response:
-        return self.api(method, f"/user/{user}/{path}", **kwargs)
-
-    def nbgrader(self, user: str, action: str, **data) -> dict:
-        r = self.user_api(user, "POST", f"assignments/{action}",
-                          data={"course_id": "gd-five-ways", "assignment_id": ASSIGNMENT, **data})
-        assert r.status_code == 200, f"{user} {action}: {r.status_code} {r.text[:2000]}"
-        reply = r.json()
-        assert reply.get("success"), f"{user} {action}: {json.dumps(reply)[:3000]}"
-        return reply
-
-    # -- the end -------------------------------------------------------------------------
-    def stop(self) -> None:
-        """The hub, its proxy, every user's server and kernel: all stopped."""
-        uids = []
-        for user in (self.instructor, self.alice, self.bob):
-            with contextlib.suppress(KeyError):
-                uids.append(pwd.getpwnam(user).pw_uid)
-        if self.hub is not None and self.hub.poll() is None:
-            with contextlib.suppress(requests.RequestException):
-                for user in (self.alice, self.bob):
-                    self.api("DELETE", f"/hub/api/users/{user}/server")
-            os.killpg(self.hub.pid, signal.SIGTERM)
-            try:
-                self.hub.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.hub.pid, signal.SIGKILL)
-                self.hub.wait(10)
-        # the proxy and user servers live in their own sessions: find them by owner / pid file
-        pid_file = self.hub_dir / "jupyterhub-proxy.pid"
-        with contextlib.suppress(OSError, ValueError, ProcessLookupError):
-            os.kill(int(pid_file.read_text()), signal.SIGKILL)
-        for uid in uids:
-            subprocess.run(["pkill", "-KILL", "-U", str(uid)], capture_output=True)
-
-    def remove_accounts(self) -> None:
-        for user in (self.instructor, self.alice, self.bob):
-            subprocess.run(["userdel", "--remove", user], capture_output=True)
-        for group in ("gd-five-ways-students", "gd-five-ways-graders"):
-            subprocess.run(["groupdel", group], capture_output=True)
+pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def _set_up_tools() -> None:
@@ -226,7 +76,7 @@ def _denied(klass: Class, user: str, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def hub_class():
-    why = _why_no_accounts()
+    why = why_no_accounts()
     if why:
         print(f"\nSKIPPED test_hub: {why}")
         pytest.skip(why)
@@ -235,7 +85,9 @@ def hub_class():
     os.chmod(tmp, 0o755)
     klass = Class(tmp)
     try:
+        started = time.monotonic()
         _set_up_tools()
+        print(f"\nprovision-env (or its no-op check): {time.monotonic() - started:.1f} s")
         yield klass
     finally:
         klass.stop()
@@ -244,31 +96,46 @@ def hub_class():
 
 
 def test_a_class_on_jupyterhub(hub_class: Class):
+    from hub_browser import instructor_grades_in_formgrader, student_tools_and_submit
+
     k = hub_class
     started = time.monotonic()
     roster = k.tmp / "roster.csv"
     roster.write_text(f"id,first_name,last_name\n{k.alice},Alice,A\n{k.bob},Bob,B\n")
-    # -- the instructor's set-up, as in the README (root) -------------------------------
-    done = subprocess.run(
-        [str(k.python), "-m", "autograder", "create-class", str(roster), "--instructor", k.instructor,
-         "--exchange", str(k.exchange), "--jupyter-config-dir", str(k.config_dir), "--class-file",
-         str(k.class_file), "--env", str(ENV_PREFIX / "venv"), "--proxy", str(PROXY), "--hub-state",
-         str(k.hub_dir), "--passwords", str(k.passwords)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PATH": f"{k.python.parent}:/usr/sbin:/usr/bin:/sbin:/bin"})
-    assert done.returncode == 0, done.stdout + done.stderr
-    doctor = subprocess.run([str(k.python), "-m", "autograder", "doctor", "--quick", "--class-file", str(k.class_file)],
-                            capture_output=True, text=True, timeout=300)
-    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-    assert "sandbox: ready" in doctor.stdout, doctor.stdout
+    roster2 = k.tmp / "roster2.csv"
+    roster2.write_text(f"id\n{k.carol}\n")
+    # -- the instructor's set-up, as in the README (root): a course with a TA, and a second course --
+    made = k.create_class(str(roster), "--instructor", k.instructor, "--graders", k.ta, "--exchange",
+                          str(k.exchange), "--jupyter-config-dir", str(k.config_dir), "--class-file", str(k.class_file))
+    assert f"/services/{COURSE}/" in made and k.ta in made, made
+    k.create_class(str(roster2), "--instructor", k.instructor2, "--course-id", SECOND, "--exchange", str(k.exchange2),
+                   "--jupyter-config-dir", str(k.config_dir2), "--class-file", str(k.class_file2))
+    for class_file in (k.class_file, k.class_file2):
+        doctor = k.doctor(class_file)
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    instructor = k.instructor
+    assert f"sandbox: ready as {instructor}" in k.doctor().stdout  # checked as the account that grades
 
+    hub_started = time.monotonic()
     k.start_hub()
+    print(f"\nhub up in {time.monotonic() - hub_started:.1f} s")
+    services = k.api("GET", "/hub/api/services").json()
+    assert {COURSE, SECOND, "idle-culler"} <= set(services), services
+    for name in (COURSE, SECOND, "idle-culler"):  # managed services: started by the hub, running
+        pid = services[name].get("pid")
+        assert pid and Path(f"/proc/{pid}").exists(), (name, services[name])
+    assert pwd.getpwuid(os.stat(f"/proc/{services[COURSE]['pid']}").st_uid).pw_name == k.instructor
     k.instructor_cli("exchange-release", ASSIGNMENT)
+    k.instructor_cli("exchange-release", ASSIGNMENT, second=True)
 
     # -- students: servers through the REST API, fetch + submit through nbgrader's handlers --
     for user in (k.alice, k.bob):
+        spawn = time.monotonic()
         k.start_server(user)
-        listed = k.user_api(user, "GET", "assignments", params={"course_id": "gd-five-ways"}).json()
+        print(f"{user}'s server: {time.monotonic() - spawn:.1f} s")
+        listed = k.user_api(user, "GET", "assignments", params={"course_id": COURSE}).json()
         assert any(a["assignment_id"] == ASSIGNMENT for a in listed["value"]), listed
+        assert all(a["course_id"] == COURSE for a in listed["value"]), listed  # nothing of the second course
         k.nbgrader(user, "fetch")
     for user, variant in ((k.alice, None), (k.bob, MISTAKE)):
         path = f"api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
@@ -277,8 +144,14 @@ def test_a_class_on_jupyterhub(hub_class: Class):
         assert r.status_code in (200, 201), r.text[:1000]
         k.nbgrader(user, "submit")
 
+    # -- each role's JupyterLab settings: the news prompt off; students' HTML (the feedback) trusted --
+    settings = k.user_api(k.alice, "GET", "lab/api/settings/@jupyterlab/apputils-extension:notification").json()
+    assert settings["schema"]["properties"]["fetchNews"]["default"] == "false", settings["schema"]["properties"]
+    viewer = k.user_api(k.alice, "GET", "lab/api/settings/@jupyterlab/htmlviewer-extension:plugin").json()
+    assert viewer["schema"]["properties"]["trustByDefault"]["default"] is True
+
     # -- isolation, as the other student -----------------------------------------------
-    inbound = k.exchange / "gd-five-ways" / "inbound"
+    inbound = k.exchange / COURSE / "inbound"
     alice_sub = next(p for p in inbound.iterdir() if p.name.startswith(f"{k.alice}+"))
     _denied(k, k.bob, "ls", str(inbound))                                          # cannot list
     _denied(k, k.bob, "cat", str(alice_sub / f"{ASSIGNMENT}.ipynb"))                # cannot read by name
@@ -288,17 +161,41 @@ def test_a_class_on_jupyterhub(hub_class: Class):
     _denied(k, k.bob, "ls", str(k.course_root))                                      # instructor's root
     _denied(k, k.bob, "cat", str(k.course_root / "gradebook.db"))
     _denied(k, k.bob, "ls", pwd.getpwnam(k.alice).pw_dir)                            # alice's home
+    # the second course: its exchange folder and its formgrader closed to the first course's students
+    _denied(k, k.alice, "ls", str(k.exchange2 / SECOND / "outbound"))
+    _denied(k, k.carol, "ls", str(k.exchange / COURSE / "outbound"))
+    k.as_user(k.carol, ["ls", str(k.exchange2 / SECOND / "outbound" / ASSIGNMENT)])  # ...open to its own
+    tokens = {user: k.user_token(user) for user in (k.alice, k.carol, k.ta, k.instructor2)}
+    k.wait_for_service(COURSE, tokens[k.ta])
+    for user, course in ((k.alice, COURSE), (k.alice, SECOND), (k.carol, COURSE), (k.instructor2, COURSE),
+                         (k.ta, SECOND)):
+        r = k.as_token(tokens[user], "GET", f"/services/{course}/formgrader/api/assignments")
+        assert r.status_code == 403, f"{user} -> {course}'s formgrader: {r.status_code} {r.text[:300]}"
     # submit as alice: nbgrader accepts --student, the strict collect must not
     time.sleep(1.1)  # a later timestamp than alice's own: nbgrader would take it
     forged = k.as_user(k.bob, [str(k.python.parent / "nbgrader"), "submit", ASSIGNMENT, "--student", k.alice,
-                               "--course", "gd-five-ways"], check=False, cwd=pwd.getpwnam(k.bob).pw_dir)
+                               "--course", COURSE], check=False, cwd=pwd.getpwnam(k.bob).pw_dir)
     assert forged.returncode == 0, forged.stderr  # nbgrader itself lets it through...
 
-    # -- the instructor: collect, autograde (sandboxed), feedback, release ---------------
-    collected = k.instructor_cli("exchange-collect", ASSIGNMENT)
-    assert "Not collected" in collected.stderr and k.bob in collected.stderr, collected.stderr  # ...collect does not
-    graded = k.instructor_cli("autograde", ASSIGNMENT, "--jobs", "2", "--no-progress", timeout=600)
-    assert "sandbox" not in graded.stderr.lower() or "unavailable" not in graded.stderr.lower(), graded.stderr
+    # -- the TA, through the course's formgrader service: collect, autograde ------------------
+    ta = tokens[k.ta]
+    fg = f"/services/{COURSE}/formgrader/api"
+    r = k.as_token(ta, "POST", f"{fg}/assignment/{ASSIGNMENT}/collect", timeout=300)
+    assert r.status_code == 200 and r.json()["success"], r.text[:3000]
+    assert "Not collected" in r.json()["log"] and k.bob in r.json()["log"], r.json()["log"]  # ...collect does not
+    for student in (k.alice, k.bob):
+        graded = time.monotonic()
+        r = k.as_token(ta, "POST", f"{fg}/submission/{ASSIGNMENT}/{student}/autograde", timeout=600)
+        assert r.status_code == 200 and r.json()["success"], r.text[-3000:]
+        print(f"TA autograde of {student} through the formgrader: {time.monotonic() - graded:.1f} s")
+    submissions = {s["student"]: s for s in k.as_token(ta, "GET", f"{fg}/submissions/{ASSIGNMENT}").json()}
+    assert set(submissions) == {k.alice, k.bob}, submissions
+    assert submissions[k.alice]["score"] == submissions[k.alice]["max_score"] > 0, submissions[k.alice]
+    assert submissions[k.bob]["score"] < submissions[k.bob]["max_score"], submissions[k.bob]
+
+    # -- the instructor, in Chromium: Course List -> the formgrader service -> a comment ------
+    comment = "Good: each step of the update is right (checked by hand)."
+    instructor_grades_in_formgrader(k, k.alice, comment)
     k.instructor_cli("feedback", ASSIGNMENT, "--no-progress")
     k.instructor_cli("release-feedback", ASSIGNMENT)
 
@@ -313,7 +210,6 @@ def test_a_class_on_jupyterhub(hub_class: Class):
         assert found, f"{user} has no feedback"
         pages[user] = Path(found[-1]).read_text().replace("&#39;", "'")
         assert pwd.getpwuid(os.stat(found[-1]).st_uid).pw_name == user
-    import re
 
     def score(html: str) -> tuple[float, float]:
         m = re.search(r"Score:\s*([\d.]+)\s*/\s*([\d.]+)", html) or re.search(r"([\d.]+)\s*/\s*([\d.]+)", html)
@@ -324,44 +220,109 @@ def test_a_class_on_jupyterhub(hub_class: Class):
     assert alice_score[0] == alice_score[1] > 0, alice_score   # the forgery was not graded as alice's
     assert bob_score[0] < bob_score[1], bob_score
     assert title in pages[k.bob] and title not in pages[k.alice]
-    # feedback in the exchange: not listable by a classmate
-    _denied(k, k.bob, "ls", str(k.exchange / "gd-five-ways" / "feedback"))
+    assert comment in pages[k.alice] and comment not in pages[k.bob]  # the instructor's comment, to alice only
+    _denied(k, k.bob, "ls", str(k.exchange / COURSE / "feedback"))
 
-    # -- Chromium: a student logs in, opens the Assignments list, sees it and submits ---
-    _browser_submit(k, k.alice)
-    print(f"\nhub class cycle: {time.monotonic() - started:.0f} s")
+    # -- Chromium: a student sees the student tools only, submits, opens the feedback rendered ---
+    student_tools_and_submit(k, k.alice)
+    print(f"hub class cycle: {time.monotonic() - started:.0f} s")
+
+    # -- an upgrade while alice's server runs -------------------------------------------------
+    _upgrade_while_running(k, k.alice)
 
 
-def _browser_submit(k: Class, user: str) -> None:
-    from playwright import sync_api
+def _stamp() -> dict:
+    return json.loads((ENV_PREFIX / ".provisioned.json").read_text())
 
-    from browser_support import launch_browser
 
-    password = dict(line.split(",", 1) for line in k.passwords.read_text().splitlines())[user]
-    inbound = k.exchange / "gd-five-ways" / "inbound"
-    before = {p.name for p in inbound.iterdir() if p.name.startswith(f"{user}+")}
-    with sync_api.sync_playwright() as playwright:
-        context = launch_browser(playwright, k.tmp / "chromium-profile")
-        try:
-            page = context.new_page()
-            page.goto(f"{k.url}/hub/login")
-            page.fill("input[name=username]", user)
-            page.fill("input[name=password]", password)
-            page.click("input[type=submit], button[type=submit]")
-            page.wait_for_url(f"**/user/{user}/lab**", timeout=120_000)
-            page.goto(f"{k.url}/user/{user}/lab")
-            page.get_by_text("Nbgrader", exact=True).first.click()
-            page.get_by_text("Assignment List", exact=True).first.click()
-            page.wait_for_selector(f"text={ASSIGNMENT}", timeout=60_000)
-            page.locator("button:has-text('Submit')").first.click()
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                after = {p.name for p in inbound.iterdir() if p.name.startswith(f"{user}+")}
-                if after - before:
-                    break
+def _upgrade_while_running(k: Class, user: str) -> None:
+    """Byte-compiling the source is no change; a forced re-provision builds beside the live
+    environment and swaps it in while ``user``'s server runs: doctor stays green during the build,
+    and the server still executes the notebook's cells afterwards."""
+    import py_compile
+
+    from autograder.classroom.provision import environment_fingerprint
+
+    before = _stamp()
+    assert environment_fingerprint() == before["fingerprint"]
+    site = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    module = sorted(site.glob("*.py"))[0]  # a top-level module: its .pyc lands in site-packages/__pycache__
+    py_compile.compile(str(module), doraise=True)
+    package = next(p for p in sorted(site.iterdir()) if (p / "__init__.py").is_file())
+    py_compile.compile(str(package / "__init__.py"), doraise=True)  # and in a package's own __pycache__
+    assert environment_fingerprint() == before["fingerprint"], "byte-compiling the source counted as a change"
+
+    upgrade = subprocess.Popen([str(Path(sys.executable)), "-m", "autograder", "provision-env", "--prefix",
+                                str(ENV_PREFIX), "--force"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={**os.environ, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"})
+    doctors = 0
+    while upgrade.poll() is None:
+        doctor = k.doctor()
+        assert doctor.returncode == 0, f"doctor during the upgrade:\n{doctor.stdout}{doctor.stderr}"
+        doctors += upgrade.poll() is None  # only runs that ended while the build was still going
+    out = upgrade.stdout.read()
+    assert upgrade.returncode == 0, out
+    assert doctors >= 1, f"no doctor run ended during the build:\n{out}"
+    assert "one atomic exchange" in out, out
+    after = _stamp()
+    assert after["version"] != before["version"] and (ENV_PREFIX / ".venv-previous").is_dir()
+    print(f"upgrade while {user}'s server runs: {doctors} doctor runs green during it; "
+          + " | ".join(line for line in out.splitlines() if " in " in line and " s" in line))
+    r = k.user_api(user, "POST", "assignments/validate", data={"path": f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"},
+                   timeout=300)
+    assert r.status_code == 200 and r.json().get("success"), r.text[:2000]
+    assert "passes" in json.dumps(r.json()) or "Success" in json.dumps(r.json()), r.text[:2000]
+
+
+def test_hub_over_tls_with_a_self_signed_certificate(hub_class: Class):
+    """GD_HUB_SSL_CERT/KEY as the README makes them: the hub answers over https only, the certificate
+    verifies; the hub reads a class file with no course yet (the services: only the idle culler)."""
+    import json as json_module
+    import signal
+
+    import requests
+
+    from hub_support import free_port
+
+    k = hub_class
+    tls = k.tmp / "tls"
+    tls.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tls / "hub.key"),
+                    "-out", str(tls / "hub.crt")], check=True, capture_output=True, timeout=60)
+    state = k.tmp / "tls-hub"
+    state.mkdir(mode=0o700)
+    class_file = tls / "classes" / "none.json"
+    class_file.parent.mkdir()
+    class_file.write_text(json_module.dumps({"env": str(ENV_PREFIX / "venv"), "proxy": str(PROXY),
+                                             "hub_state": str(state)}))
+    port = free_port()
+    env = {"PATH": f"{k.python.parent}:/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8",
+           "GD_CLASS_FILE": str(class_file), "GD_HUB_PORT": str(port), "GD_HUB_INTERNAL_PORT": str(free_port()),
+           "GD_HUB_PROXY_API_PORT": str(free_port()), "GD_HUB_SSL_CERT": str(tls / "hub.crt"),
+           "GD_HUB_SSL_KEY": str(tls / "hub.key")}
+    log = tls / "hub.log"
+    hub = subprocess.Popen([str(k.python.parent / "jupyterhub"), "-f", str(REPO / "deploy" / "jupyterhub_config.py")],
+                           cwd=state, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline, answer = time.monotonic() + 90, None
+        while time.monotonic() < deadline and answer is None:
+            assert hub.poll() is None, log.read_text()[-3000:]
+            try:
+                answer = requests.get(f"https://127.0.0.1:{port}/hub/api/", verify=str(tls / "hub.crt"), timeout=10)
+            except requests.ConnectionError:
                 time.sleep(0.5)
-            else:
-                page.screenshot(path=str(k.tmp / "assignments.png"))
-                raise AssertionError("clicking Submit in the Assignments list made no new submission")
-        finally:
-            context.close()
+        assert answer is not None and answer.status_code == 200, log.read_text()[-3000:]
+        assert "version" in answer.json()
+        login = requests.get(f"https://127.0.0.1:{port}/hub/login", verify=str(tls / "hub.crt"), timeout=10)
+        assert login.status_code == 200 and "password" in login.text
+        with pytest.raises(requests.ConnectionError):  # plain http on the same port: no answer
+            requests.get(f"http://127.0.0.1:{port}/hub/api/", timeout=10)
+    finally:
+        os.killpg(hub.pid, signal.SIGTERM)
+        try:
+            hub.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(hub.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError, ValueError, ProcessLookupError):
+            os.kill(int((state / "jupyterhub-proxy.pid").read_text()), signal.SIGKILL)

@@ -37,8 +37,13 @@ def register(commands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--instructor", required=True, help="the instructor's account (created if missing)")
     p.add_argument("--course-id", default=None, help="nbgrader course id (default gd-five-ways)")
     p.add_argument("--exchange", type=Path, default=DEFAULT_EXCHANGE, help=f"exchange root (default {DEFAULT_EXCHANGE})")
-    p.add_argument("--jupyter-config-dir", type=Path, default=Path("/etc/jupyter"),
-                   help="where the system-wide nbgrader_config.py goes (default /etc/jupyter)")
+    p.add_argument("--graders", default=None, metavar="A,B",
+                   help="TAs' accounts (created if missing): they grade through the course's formgrader service")
+    p.add_argument("--jupyter-config-dir", type=Path, default=None,
+                   help="each role's Jupyter config (students' nbgrader_config.py, lab extensions) "
+                        "(default /etc/gd-five-ways/COURSE_ID)")
+    p.add_argument("--formgrader-port", type=int, default=None,
+                   help="127.0.0.1 port of the course's formgrader service (default: a free one from 9990)")
     p.add_argument("--course-root", type=Path, default=None, help="default: ~INSTRUCTOR/COURSE_ID")
     p.add_argument("--env", type=Path, default=None, help="the provisioned environment (default /opt/gd-five-ways/venv)")
     p.add_argument("--proxy", type=Path, default=None, help="configurable-http-proxy (default: on PATH)")
@@ -88,12 +93,13 @@ def run(args) -> int:
                                  course_id=args.course_id or COURSE_ID, exchange=args.exchange,
                                  jupyter_config_dir=args.jupyter_config_dir, course_root=args.course_root,
                                  env=args.env, proxy=args.proxy, hub_state=args.hub_state,
-                                 passwords=args.passwords, log=lambda m: print(f"create-class: {m}"))
+                                 passwords=args.passwords, graders=args.graders,
+                                 formgrader_port=args.formgrader_port, log=lambda m: print(f"create-class: {m}"))
         except (ClassError, OSError) as error:
             print(f"create-class: {error}", file=sys.stderr)
             return 2
         print(f"create-class: {klass.course_id} ready; next: `python -m autograder doctor`, then start the hub "
-              f"(jupyterhub -f deploy/jupyterhub_config.py)")
+              f"(`systemctl restart gd-five-ways-hub`, or `jupyterhub -f deploy/jupyterhub_config.py`)")
         return 0
     if command == "doctor":
         from . import doctor

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .accounts import ClassError, ClassFile
 from .exchange import exchange_problems
+from .roles import role_dir, role_problems
 
 
 def _version(name: str) -> str | None:
@@ -60,7 +61,8 @@ def diagnose_class(class_file: Path, full_env_check: bool = True) -> tuple[list[
         if home.is_dir() and stat.S_IMODE(home.stat().st_mode) & 0o077:
             problems.append(f"{home} is mode {stat.S_IMODE(home.stat().st_mode):04o}: others can read "
                             f"{name}'s work (`chmod 700 {home}`)")
-    for group, members in ((klass.students_group, klass.students), (klass.graders_group, [klass.instructor])):
+    for group, members in ((klass.students_group, klass.students),
+                           (klass.graders_group, [klass.instructor, *klass.graders])):
         try:
             have = set(grp.getgrnam(group).gr_mem)
         except KeyError:
@@ -70,8 +72,9 @@ def diagnose_class(class_file: Path, full_env_check: bool = True) -> tuple[list[
         if missing:
             problems.append(f"not in {group}: {', '.join(missing)} (run `create-class` again)")
 
-    problems += exchange_problems(Path(klass.exchange), klass.course_id, klass.graders_group)
-    config = Path(klass.jupyter_config_dir) / "nbgrader_config.py"
+    problems += exchange_problems(Path(klass.exchange), klass.course_id, klass.graders_group, klass.students_group)
+    problems += role_problems(Path(klass.jupyter_config_dir))
+    config = role_dir(Path(klass.jupyter_config_dir), "students") / "nbgrader_config.py"
     if not config.is_file():
         problems.append(f"no system-wide {config}: run `create-class`")
     else:
@@ -86,9 +89,11 @@ def diagnose_class(class_file: Path, full_env_check: bool = True) -> tuple[list[
         if mode & 0o077:
             problems.append(f"the course root {root} is mode {mode:04o}: students could read the source "
                             f"notebooks and the gradebook (`chmod 700 {root}`)")
-        gradebook = root / "gradebook.db"
-        if gradebook.exists() and stat.S_IMODE(gradebook.stat().st_mode) & 0o007:
-            problems.append(f"{gradebook} is readable by others (`chmod 600 {gradebook}`)")
+        for path in (root / "gradebook.db", root / "source"):
+            readers = who_can_read(path, allowed_gids={_gid(klass.graders_group)})
+            if readers:
+                problems.append(f"{path} can be read by {readers}: students could see grades or solutions "
+                                f"(`chmod 700 {root}`)")
     elif os.access(root.parent, os.R_OK):
         problems.append(f"the course root {root} does not exist: run `create-class`")
 
@@ -108,21 +113,81 @@ def diagnose_class(class_file: Path, full_env_check: bool = True) -> tuple[list[
             problems.append(f"{python.parent}/jupyterhub-singleuser is missing: install jupyterhub in the "
                             "course environment (`pip install -e .`) and run provision-env again")
 
-    try:
-        from ..sandbox import diagnose
-    except ImportError:
-        facts.append("sandbox: not available in this version")
-    else:
-        sandbox = diagnose()
-        if sandbox:
-            problems += [f"sandbox: {p}" for p in sandbox]
-        else:
-            facts.append("sandbox: ready (autograde runs every kernel in bubblewrap)")
+    fact, sandbox = sandbox_as(klass.instructor, python)
+    problems += [f"sandbox: {p}" for p in sandbox]
+    if fact:
+        facts.append(fact)
     if os.geteuid() == 0:
         done = subprocess.run(["id", "-u", "nobody"], capture_output=True)
         if done.returncode != 0:
             problems.append("there is no `nobody` account to test the environment with")
     return facts, problems
+
+
+def _gid(group: str) -> int | None:
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        return None
+
+
+def who_can_read(path: Path, allowed_gids: set[int | None] = frozenset()) -> str | None:
+    """Who, besides the owner (and the groups in ``allowed_gids``), can reach and read ``path``.
+
+    Walks the path as the kernel does: every folder above must be searchable by
+    them, the file readable.  A 0644 file in a 0700 folder is nobody's business.
+    None when nobody else can.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    chain = [*reversed(path.parents), path]
+    infos = [os.stat(p) for p in chain]
+    need = [stat.S_IXOTH if stat.S_ISDIR(i.st_mode) and p != path else stat.S_IROTH for p, i in zip(chain, infos)]
+    if all(i.st_mode & bit for i, bit in zip(infos, need)):
+        return "every account"
+    gid = infos[-1].st_gid
+    if gid not in allowed_gids:
+        # members of the file's group: group bits where the folder is in that group, others' bits elsewhere
+        ok = all(i.st_mode & (bit << 3 if i.st_gid == gid else bit) for i, bit in zip(infos, need))
+        if ok:
+            try:
+                return f"the group {grp.getgrgid(gid).gr_name}"
+            except KeyError:
+                return f"the group {gid}"
+    return None
+
+
+def sandbox_as(account: str, python: Path) -> tuple[str | None, list[str]]:
+    """The sandbox's readiness checked as ``account`` (the one who runs autograde), in the course environment."""
+    code = "import json; from autograder.sandbox import diagnose; print(json.dumps(diagnose()))"
+    if os.geteuid() != 0:
+        cmd, who = [str(python), "-c", code], "this account"
+    else:
+        try:
+            info = pwd.getpwnam(account)
+        except KeyError:
+            return None, [f"no account {account} to check the sandbox as"]
+        cmd = ["setpriv", f"--reuid={info.pw_uid}", f"--regid={info.pw_gid}", "--init-groups", "--",
+               str(python), "-c", code]
+        who = account
+    if not python.exists():
+        return None, []  # said above: no course environment
+    env = {"PATH": f"{python.parent}:/usr/bin:/bin", "HOME": pwd.getpwnam(account).pw_dir if os.geteuid() == 0
+           else os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
+    try:
+        done = subprocess.run(cmd, env=env, cwd="/", capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return None, [f"checking it as {who} took over 120 s"]
+    if done.returncode != 0:
+        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-2:])
+        return None, [f"could not be checked as {who} ({tail})"]
+    import json
+
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    if found:
+        return None, [f"(as {who}) {p}" for p in found]
+    return f"sandbox: ready as {who} (autograde runs every kernel in bubblewrap)", []
 
 
 def run(class_file: Path, quick: bool = False) -> int:

@@ -64,13 +64,14 @@ def check_environment(python: Path, uid: int | None = None, imports: tuple[str, 
             return problems
         if imports is not None:
             return problems
-        done = run([str(bindir / "jupyter"), "labextension", "list"], timeout=120)
+        # as modules of this python, not bin/ scripts: a version being built names where it will live
+        done = run([str(python), "-m", "jupyterlab.labextensions", "list"], timeout=120)
         listing = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
         for name in LAB_EXTENSIONS:
             if not re.search(rf"{re.escape(name)} v\S+ enabled OK", listing):
                 problems.append(f"as {who}, JupyterLab extension {name} is not enabled "
                                 f"(`jupyter labextension list`)")
-        done = run([str(bindir / "jupyter"), "server", "extension", "list"], timeout=120)
+        done = run([str(python), "-m", "jupyter_server.extension.serverextension", "list"], timeout=120)
         listing = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
         for name in SERVER_EXTENSIONS:
             if not re.search(rf"^\s*{re.escape(name)} enabled", listing, re.M):

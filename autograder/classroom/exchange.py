@@ -32,8 +32,10 @@ from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.submit import ExchangeSubmit
 
 
-#: modes of the course's folders in the exchange (nbgrader's, plus the sticky bit on inbound)
-COURSE_DIR_MODE = 0o755
+#: modes of the course's folders in the exchange (nbgrader's, plus the sticky bit on inbound, and the
+#: course's folder closed to everyone but its students' group: another course's students on the same
+#: machine cannot look in)
+COURSE_DIR_MODE = 0o750
 OUTBOUND_MODE = 0o755
 INBOUND_MODE = 0o3733  # setgid + sticky, -wx for everyone: submit without listing
 FEEDBACK_MODE = 0o711
@@ -93,33 +95,39 @@ def course_exchange(exchange_root: Path, course_id: str) -> Path:
 
 
 def secure_course_exchange(exchange_root: Path, course_id: str, owner: str | None = None,
-                           group: str | None = None) -> list[str]:
+                           group: str | None = None, students_group: str | None = None) -> list[str]:
     """Create or repair the course's folders in the exchange; return what was changed.
 
-    As root, ``owner`` (the instructor) and ``group`` (the graders) are applied;
-    as the instructor, the modes (nbgrader's ``release_assignment`` resets
-    ``inbound/`` to 02733 each time it runs: call this after it).
+    As root, ``owner`` (the instructor), ``group`` (the graders: ``inbound/``,
+    ``outbound/``, ``feedback/``) and ``students_group`` (the course's folder) are
+    applied; as the instructor, the modes (nbgrader's ``release_assignment``
+    resets ``inbound/`` to 02733 and the course's folder to 0755 each time it
+    runs: call this after it).
     """
     changed: list[str] = []
     course = course_exchange(exchange_root, course_id)
     uid = pwd.getpwnam(owner).pw_uid if owner else -1
     gid = grp.getgrnam(group).gr_gid if group else -1
+    students_gid = grp.getgrnam(students_group).gr_gid if students_group else -1
     for path, mode in ((course, COURSE_DIR_MODE), (course / "outbound", OUTBOUND_MODE),
                        (course / "inbound", INBOUND_MODE), (course / "feedback", FEEDBACK_MODE)):
         if not path.is_dir():
             path.mkdir(parents=True)
             changed.append(f"created {path}")
         info = path.stat()
-        if (uid != -1 and info.st_uid != uid) or (gid != -1 and info.st_gid != gid):
-            os.chown(path, uid, gid)
-            changed.append(f"{path}: owner {owner or info.st_uid}, group {group or info.st_gid}")
+        want_gid = students_gid if path == course else gid
+        if (uid != -1 and info.st_uid != uid) or (want_gid != -1 and info.st_gid != want_gid):
+            os.chown(path, uid, want_gid)
+            changed.append(f"{path}: owner {owner or info.st_uid}, group "
+                           f"{(students_group if path == course else group) or info.st_gid}")
         if stat.S_IMODE(path.stat().st_mode) != mode:
             os.chmod(path, mode)
             changed.append(f"{path}: mode {mode:04o}")
     return changed
 
 
-def exchange_problems(exchange_root: Path, course_id: str, group: str | None = None) -> list[str]:
+def exchange_problems(exchange_root: Path, course_id: str, group: str | None = None,
+                      students_group: str | None = None) -> list[str]:
     """What is wrong with the exchange for this course (for ``doctor``)."""
     problems: list[str] = []
     root = Path(exchange_root)
@@ -149,6 +157,9 @@ def exchange_problems(exchange_root: Path, course_id: str, group: str | None = N
         if have != want:
             problems.append(f"{path} is mode {have:04o}, not {want:04o}: run `create-class` again "
                             f"(or `chmod {want:04o} {path}`)")
+        if students_group and path == course and grp.getgrgid(path.stat().st_gid).gr_name != students_group:
+            problems.append(f"{path} is not in the students' group {students_group}: they could not fetch "
+                            f"(`chgrp {students_group} {path}`, or run `create-class` again)")
         if gid is not None and path.name == "inbound" and path.stat().st_gid != gid:
             problems.append(f"{path} is not in the graders' group {group}: submissions would not be "
                             f"readable by the instructor once private (`chgrp {group} {path}`)")
