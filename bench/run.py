@@ -32,11 +32,12 @@ GOALS = {  # key: (goal, "higher" or "lower" is better)
     "keras_speedup": (30.0, "higher"),
     "sandbox_overhead": (1.05, "lower"),
     "course_autograde_speedup": (3.0, "higher"),
+    "verdict_overhead": (1.10, "lower"),
 }
 
 
 def _parts(runs: int, students: int, cluster_sizes=(10, 40)):
-    from bench import autograde, cost, first_contact, keras_path, notebooks_floor, sandbox, scaling, slider
+    from bench import autograde, cost, first_contact, keras_path, notebooks_floor, sandbox, scaling, slider, verdicts
 
     return {
         "keras": lambda: keras_path.measure(runs),
@@ -53,6 +54,7 @@ def _parts(runs: int, students: int, cluster_sizes=(10, 40)):
         "cluster": lambda: autograde.cluster_overhead(students=students),
         "cluster_scaling": lambda: autograde.cluster_scaling(sizes=cluster_sizes),
         "first_contact": lambda: first_contact.measure(),
+        "verdicts": lambda: verdicts.measure(students=students, runs=1),
     }
 
 
@@ -75,7 +77,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each measurement")
     parser.add_argument("--students", type=int, default=20, help="class size for the autograde goal")
     parser.add_argument("--only", action="append", help="run only these parts (keras, slider, notebooks, autograde, course_autograde, grading_breakdown, grading_breakdown_keras, "
-                             "scaling, sandbox, class_scaling, cluster, cluster_scaling, first_contact)")
+                             "scaling, sandbox, class_scaling, cluster, cluster_scaling, first_contact, verdicts)")
     parser.add_argument("--cluster-160", action="store_true",
                         help="add a 160-student class to cluster_scaling (about 10 more minutes on 2 cores)")
     args = parser.parse_args(argv)

@@ -66,7 +66,8 @@ def _error(outputs) -> dict:
 
 def test_wire_round_trip_of_every_kind_of_data():
     value = [None, True, 3, -2.5, float("inf"), "text", b"\x00raw", 1 + 2j, (1, (2, 3)), {"a": [1], 2: "b"},
-             np.arange(6, dtype=np.float32).reshape(2, 3), np.float64(1.25), np.array([True, False])]
+             np.arange(6, dtype=np.float32).reshape(2, 3), np.float64(1.25), np.array([True, False]),
+             {"numpy", "torch"}, frozenset({1, 2})]
     node, blobs = wire.encode(value)
     raw = wire.pack({"v": node}, blobs)
     header, got_blobs = wire.parse_frame(raw[wire.PREFIX_SIZE:wire.PREFIX_SIZE + wire.parse_prefix(raw[:wire.PREFIX_SIZE])[0]],
@@ -76,6 +77,7 @@ def test_wire_round_trip_of_every_kind_of_data():
     assert back[10].dtype == np.float32 and back[10].shape == (2, 3) and (back[10] == value[10]).all()
     assert type(back[11]) is np.float64 and back[11] == 1.25
     assert back[12].tolist() == [True, False]
+    assert back[13:] == value[13:] and type(back[14]) is frozenset
 
 
 @pytest.mark.parametrize("node, blobs, problem", [
@@ -87,7 +89,8 @@ def test_wire_round_trip_of_every_kind_of_data():
     ({"A": ["<f8", [1], 3]}, [b"\0" * 8], "not there"),
     ({"Z": 1}, [], "not accepted"),
     ({"F": ["os.system", {}]}, [], "not accepted"),
-    ({"R": [1, {}]}, [], "not accepted"),  # a decoder without refs (the agent's side of the wire)
+    ({"R": [1, {}]}, [], "not accepted"),
+    ({"S": [[1], [2]]}, [], "cannot be in a set"),  # a decoder without refs (the agent's side of the wire)
 ])
 def test_wire_refuses_what_breaks_the_protocol(node, blobs, problem):
     with pytest.raises(wire.WireError, match=problem):

@@ -38,7 +38,12 @@ _STATE: dict = {}
 def socket_path(connection_file: str) -> str:
     """Where the agent of the kernel with ``connection_file`` listens (the grader computes the same)."""
     stem, _ = os.path.splitext(os.path.abspath(connection_file))
-    return stem + ".agent.sock"
+    path = stem + ".agent.sock"
+    if len(path.encode()) > 100:  # a unix socket's path holds 107 bytes: an unsandboxed kernel's runtime dir
+        import hashlib
+
+        path = os.path.join("/tmp", f"gd-agent-{hashlib.sha256(path.encode()).hexdigest()[:20]}.sock")
+    return path
 
 
 class _Capture(io.TextIOBase):

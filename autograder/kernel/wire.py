@@ -4,7 +4,8 @@ A frame is ``b"GDW1"``, two big-endian 32-bit lengths (header, body), a JSON
 header and a body of raw blobs (the bytes of NumPy arrays).  Values in the
 header are JSON scalars, JSON arrays (Python lists) and one-key objects:
 
-``{"T": [...]}`` a tuple, ``{"D": [[key, value], ...]}`` a dict,
+``{"T": [...]}`` a tuple, ``{"S": [...]}`` a set, ``{"Z": [...]}`` a frozenset,
+``{"D": [[key, value], ...]}`` a dict,
 ``{"A": [dtype, shape, blob]}`` an array, ``{"N": [dtype, blob]}`` a NumPy
 scalar, ``{"C": [re, im]}`` a complex, ``{"B": blob}`` bytes,
 ``{"X": {...}}`` a tensor (its array with dtype, device, requires_grad),
@@ -157,6 +158,8 @@ class Encoder:
             return [self.encode(item, depth + 1) for item in value]
         if kind is tuple:
             return {"T": [self.encode(item, depth + 1) for item in value]}
+        if kind in (set, frozenset):
+            return {"S" if kind is set else "Z": [self.encode(item, depth + 1) for item in value]}
         if kind is dict:
             return {"D": [[self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()]}
         if kind is np.ndarray and _DTYPE.match(value.dtype.str) and value.ndim <= MAX_NDIM:
@@ -220,6 +223,12 @@ class Decoder:
         (tag, body), = node.items()
         if tag == "T" and type(body) is list:
             return tuple(self.decode(item, depth + 1) for item in body)
+        if tag in ("S", "Z") and type(body) is list:
+            try:
+                items = (set if tag == "S" else frozenset)(self.decode(item, depth + 1) for item in body)
+            except TypeError:
+                raise WireError("a set of items that cannot be in a set") from None
+            return items
         if tag == "D" and type(body) is list:
             out = {}
             for pair in body:
