@@ -142,6 +142,35 @@ for path in ("huge.bin", "/tmp/huge.bin", os.path.join({root!r}, "huge.bin"),
     except Exception as error:
         print("stopped", path, "after", written, "MiB:", type(error).__name__)
 ''',
+    # Issue 23's: break the folder of the kernel's sockets for whoever is graded next in the slot,
+    # and plant a key in the kernel keyring as a channel to them (the classmates come after "attack-").
+    "attack-sockets": '''
+import os
+args = open("/proc/self/cmdline", "rb").read().split(b"\\0")
+conn = os.path.dirname(args[args.index(b"-f") + 1].decode())
+for target in (conn, os.path.dirname(conn)):
+    try:
+        os.chmod(target, 0)
+        print("chmod 0:", target)
+    except Exception as error:
+        print("blocked chmod:", type(error).__name__)
+''',
+    "attack-keyring": '''
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+number = {{"x86_64": 248, "aarch64": 217}}.get(os.uname().machine)
+key = libc.syscall(number, b"user", b"gd-channel", b"hello next student", 18, ctypes.c_long(-5)) if number else -1
+if key >= 0:
+    print("{breach} planted a key", key)
+else:
+    print("blocked add_key:", errno.errorcode.get(ctypes.get_errno()))
+try:
+    if "gd-channel" in open("/proc/keys").read():
+        print("{breach} a key of an earlier student is here")
+except Exception as error:
+    print("no /proc/keys:", type(error).__name__)
+''',
     "attack-fill-tmp": '''
 import os
 block = b"x" * (1 << 20)

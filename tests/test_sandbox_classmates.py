@@ -358,3 +358,46 @@ def test_the_run_says_when_the_grader_failed_and_names_who_came_before(capsys):
     err = capsys.readouterr().err
     assert "THE GRADER FAILED for 2 submission(s)" in err and "run the same command again" in err
     assert "right after a-breaker" in err and "b-victim, c-victim" in err
+
+
+@pytest.fixture
+def open_tmp():
+    """A folder every user can reach (pytest's own tmp folders are root's, 0700)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="gd-test-"))
+    os.chmod(folder, 0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_folder_a_kernel_made_unreadable_is_still_removed_by_an_ordinary_grader(open_tmp):
+    """As an ordinary user the slot's folders are the grader's own, and a kernel's ``chmod 0`` on
+    its socket folder must not leave them behind for the next kernel (``mkdir`` would fail)."""
+    from autograder.sandbox.slots import remove_tree
+
+    tmp_path = open_tmp
+    top = tmp_path / "slot" / "conn"
+    (top / "deep" / "deeper").mkdir(parents=True)
+    (top / "deep" / "deeper" / "kernel.json").write_text("{}")
+    for folder in (tmp_path, tmp_path / "slot"):
+        os.chmod(folder, 0o755)
+    os.chown(tmp_path / "slot", 65534, 65534)
+    for folder in (top / "deep" / "deeper", top / "deep", top):
+        os.chown(folder, 65534, 65534)
+    os.chown(top / "deep" / "deeper" / "kernel.json", 65534, 65534)
+    for folder in (top / "deep" / "deeper", top / "deep", top):
+        os.chmod(folder, 0)
+    pid = os.fork()
+    if pid == 0:  # the grader as an ordinary user: no capability overrides the modes
+        try:
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            os.stat(top.parent)  # reachable by this user: the check below means what it says
+            remove_tree(top)
+            os._exit(0 if not os.path.lexists(top) else 1)
+        except BaseException:
+            os._exit(2)
+    _, code = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(code) == 0, "the folder the kernel made unreadable was left behind"
