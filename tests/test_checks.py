@@ -124,16 +124,22 @@ def test_tensorflow_and_keras_forms_pass(tf, capsys):
     assert checks.diagnose(w_wrong, b_wrong, history, **ex) == ["swapped"]
 
 
-def test_a_keras_fit_function_returning_its_history_passes(tf, capsys):
-    def fit(x, y, lr, epochs, w0=0.0, b0=0.0):
+def test_a_keras_fit_function_returns_the_loss_list_not_its_history(tf, capsys):
+    """Notebook 4's Exercise 3 prints len(losses): a History has no len(), so Exercise 2 names it."""
+    def fit_keras(x, y, lr, epochs, w0=0.0, b0=0.0, whole=False):
         model = R.build_keras_model(w0, b0, lr=lr)
         history = model.fit(x.reshape(-1, 1), y.reshape(-1, 1), batch_size=len(x), epochs=epochs, verbose=0,
                             shuffle=False)
         kernel, bias = model.get_weights()
-        return kernel, bias, history
+        return kernel, bias, (history if whole else history.history["loss"])
 
-    checks.check_fit_function(fit, x=TINY.x, y=TINY.y, lr=0.05, epochs=15, w0=0.5, b0=-0.5)
+    checks.check_fit_function(fit_keras, x=TINY.x, y=TINY.y, lr=0.05, epochs=15, w0=0.5, b0=-0.5)
     assert capsys.readouterr().out.startswith("✓ check_fit_function")
+    with pytest.raises(AssertionError) as info:
+        checks.check_fit_function(lambda *a: fit_keras(*a, whole=True), x=TINY.x, y=TINY.y, lr=0.05, epochs=15,
+                                  w0=0.5, b0=-0.5)
+    assert checks.mistake_ids(str(info.value)) == ["history_object"]
+    assert "history.history['loss']" in str(info.value).splitlines()[0]
 
 
 # --- wrong kinds: one sentence each, never a crash ----------------------------------------------
@@ -187,7 +193,7 @@ def test_a_wrong_kind_of_loss_history_gets_a_clear_sentence(losses, said):
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 1e300, np.float32("nan")])
 def test_nan_inf_and_huge_values_become_a_message(value):
     message = message_of(checks.check_fit, value, REF.b, list(REF.losses), **EXERCISE)
-    assert message.startswith("w is wrong: expected 1.9976, received ")
+    assert "\nw is wrong: expected 1.9976, received " in message
     assert "[mistake: diverged]" in message and "lr < " in message
 
 
@@ -531,7 +537,7 @@ def test_glorot_limit_right_answers_pass_in_any_form(capsys, tf):
 def test_glorot_limit_mistakes_are_named(function, mistake, tf):
     message = message_of(checks.check_glorot_limit, function)
     assert checks.mistake_ids(message) == [mistake], message
-    assert message.startswith("glorot_limit(") and "expected" in message and "received" in message
+    assert "\nglorot_limit(" in message and "expected" in message and "received" in message
 
 
 def test_glorot_limit_unknown_answers_and_stubs(tf):

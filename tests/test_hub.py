@@ -268,10 +268,17 @@ def _upgrade_while_running(k: Class, user: str) -> None:
     assert after["version"] != before["version"] and (ENV_PREFIX / ".venv-previous").is_dir()
     print(f"upgrade while {user}'s server runs: {doctors} doctor runs green during it; "
           + " | ".join(line for line in out.splitlines() if " in " in line and " s" in line))
+    # the server still runs code: Validate (nbgrader's handler) executes a notebook with bob's mistake in it
+    model = {"type": "notebook", "format": "json", "content": json.loads(_notebook(MISTAKE))}
+    r = k.user_api(user, "PUT", f"api/contents/{ASSIGNMENT}/probe.ipynb", json=model)
+    assert r.status_code in (200, 201), r.text[:1000]
+    r = k.user_api(user, "POST", "assignments/validate", data={"path": f"{ASSIGNMENT}/probe.ipynb"}, timeout=300)
+    assert r.status_code == 200 and r.json().get("success"), r.text[:2000]
+    failed = r.json()["value"].get("failed", [])
+    assert failed and all(cell.get("error") for cell in failed), r.text[:3000]  # its test cells ran, and failed
     r = k.user_api(user, "POST", "assignments/validate", data={"path": f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"},
                    timeout=300)
-    assert r.status_code == 200 and r.json().get("success"), r.text[:2000]
-    assert "passes" in json.dumps(r.json()) or "Success" in json.dumps(r.json()), r.text[:2000]
+    assert r.status_code == 200 and r.json() == {"success": True, "value": {}}, r.text[:2000]  # alice's passes
 
 
 def test_hub_over_tls_with_a_self_signed_certificate(hub_class: Class):

@@ -280,7 +280,7 @@ def test_loss_recorded_after_the_update_is_named():
     w, b, losses = np_fit_loss_after_update(NORMAL.x, NORMAL.y, 0.05, 40)
     message = failure(w, b, losses, **ex)
     assert_names(message, "loss_shifted")
-    assert message.startswith("w and b are right, but losses are wrong from epoch 0 on")
+    assert "\nw and b are right, but losses are wrong from epoch 0 on" in message
 
 
 def test_one_loss_too_many_is_named():

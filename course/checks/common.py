@@ -55,19 +55,49 @@ _NO_MISTAKE_HINT = ("These values match none of the mistakes this check knows: c
                     "w ← w − lr·∂L/∂w and b ← b − lr·∂L/∂b, one update per epoch.")
 
 
-def _mistake_lines(found, hint=None) -> list:
-    """The explanation of the mistakes found (else the hint), and the machine-readable last line."""
+def _sentence(text: str) -> str:
+    """``text`` as a sentence: a capital (unless it starts with a name from code: b, backward()…) and a stop."""
+    word = text.split(" ", 1)[0]
+    if len(word) > 1 and word.isalpha() and word.islower():
+        text = text[:1].upper() + text[1:]
+    return text + ("" if text.endswith(".") else ".")
+
+
+def _mistake_lines(found, hint=None, style="numpy") -> list:
+    """The named mistake and its fix first (then why), or ``hint``; the machine-readable line comes last.
+
+    Use :func:`_verdict` to put a check's numbers between the two.
+    """
+    head, tail = _named_parts(found, style)
+    return head + tail if found else ([hint] if hint else [])
+
+
+def _named_parts(found, style):
+    """``(lines that open the verdict, lines that close it)`` for the mistakes ``found``."""
     if not found:
-        return [hint] if hint else []
-    lines = [f"This matches a known mistake, {found[0].explain()}"]
-    rest = found[1:]
-    if found[0].id == "diverged" and rest:
-        lines.append(f"The cause: {rest[0].explain()}")
-        rest = rest[1:]
+        return [], []
+    first, rest = found[0], list(found[1:])
+    if first.id == "diverged" and rest:
+        cause = rest.pop(0)
+        head = [f"This matches a known mistake, *{first.mistake.title}*. The cause: *{cause.mistake.title}*. "
+                f"Fix: {cause.fix(style)}.", _sentence(cause.why()), _sentence(first.why())]
+    else:
+        head = [f"This matches a known mistake, *{first.mistake.title}*. Fix: {first.fix(style)}.",
+                _sentence(first.why())]
+    tail = []
     if rest:
-        lines.append("It is also consistent with: " + "; ".join(d.mistake.title for d in rest) + ".")
-    lines.append(f"[mistake: {', '.join(d.id for d in found)}]")
-    return lines
+        tail.append("It is also consistent with: " + "; ".join(d.mistake.title for d in rest) + ".")
+    tail.append(f"[mistake: {', '.join(d.id for d in found)}]")
+    return head, tail
+
+
+def _verdict(numbers, found, hint=None, style="numpy", extra=()) -> list:
+    """A failed check's lines: the named mistake and fix first, then ``numbers`` (what was expected and
+    received) and ``extra``; with nothing named, the numbers, ``extra`` and ``hint``."""
+    head, tail = _named_parts(found, style)
+    if found:
+        return head + list(numbers) + list(extra) + tail
+    return list(numbers) + list(extra) + ([hint] if hint else [])
 
 
 def mistake_ids(message) -> list:

@@ -27,7 +27,7 @@ from ..defaults import keras_kernel_limit as _keras_kernel_limit
 from ..mistakes import RTOL, Diagnosis, values_match
 from ..reference import gradients as _gradients
 from .common import (
-    _EXERCISE_POINTS, _fmt, _mistake_lines, _fail_with, _call, _unpack, _check_framework,
+    _EXERCISE_POINTS, _fmt, _verdict, _fail_with, _call, _unpack, _check_framework,
 )
 
 
@@ -76,6 +76,17 @@ def exercise_data(seed: int = 0) -> Exercise:
                     w=round(float(w), 3), b=round(float(b), 3), lr=round(float(rng.uniform(0.02, 0.08)), 3))
 
 
+def _style(framework):
+    """The style a fix is written in for a function check's framework (NumPy's, PyTorch's or TensorFlow's)."""
+    return {"numpy": "numpy", "torch": "torch", "tf": "tf"}.get(framework, "numpy")
+
+
+def _square_of_mean_gradient(ex):
+    """(∂/∂w, ∂/∂b) of mean(e)², the mean error squared: (2·ē·x̄, 2·ē)."""
+    e = float((ex.y_pred - ex.y).mean())
+    return _asarray([2.0 * e * float(ex.x.mean()), 2.0 * e])
+
+
 def _inputs(ex, framework, requires_grad):
     """``x, y, w, b`` of an exercise as the learner's framework holds them."""
     x = to_framework(ex.x, framework)
@@ -119,9 +130,9 @@ def check_predict(predict, *, seed=0, framework="numpy", requires_grad=False):
         return
     same = values_match(received, expected, RTOL * float(_np_abs(expected).max()), 1e300)[0]
     first = int(_argmin(same))
-    _fail_with([f"{call_text} is wrong at x = {_fmt(ex.x[first])}: expected {_fmt(expected[first], received[first])}, "
-                f"received {_fmt(received[first], expected[first])} (the prediction is w·x + b)."]
-               + _mistake_lines(found), warned)
+    _fail_with(_verdict([f"{call_text} is wrong at x = {_fmt(ex.x[first])}: expected "
+                         f"{_fmt(expected[first], received[first])}, received {_fmt(received[first], expected[first])} "
+                         f"(the prediction is w·x + b)."], found, style=_style(framework)), warned)
 
 
 def check_mse(mse, *, seed=0, framework="numpy"):
@@ -138,14 +149,15 @@ def check_mse(mse, *, seed=0, framework="numpy"):
         ("rmse", float(_sqrt(expected)), {}),
         ("abs_error", float(_np_abs(errors).mean()), {}),
         ("half_loss", 0.5 * expected, {}),
+        ("square_of_mean", float(errors.mean()) ** 2, {}),
     ]
     found = _judge_numbers(received, expected, candidates, scale=abs(expected))
     if found is None:
         print(f"✓ mse is right (seed {seed}).")
         return
-    _fail_with([f"mse(y_pred, y) is wrong on {ex.n} points: expected {_fmt(expected, received)}, "
-                f"received {_fmt(received, expected)} (the mean of (y_pred − y)²)."]
-               + _mistake_lines(found), warned)
+    _fail_with(_verdict([f"mse(y_pred, y) is wrong on {ex.n} points: expected {_fmt(expected, received)}, "
+                         f"received {_fmt(received, expected)} (the mean of (y_pred − y)²)."], found,
+                        style=_style(framework)), warned)
 
 
 def check_gradients(gradients, *, seed=0, framework="numpy", requires_grad=False):
@@ -164,15 +176,16 @@ def check_gradients(gradients, *, seed=0, framework="numpy", requires_grad=False
         ("grad_half", expected * 0.5, {}),
         ("sign_flip", -expected, {}),
         ("swapped", expected[::-1].copy(), {}),
+        ("square_of_mean", _square_of_mean_gradient(ex), {}),
     ]
     found = _judge_numbers(received, expected, candidates, scale=float(_np_abs(expected).max()))
     if found is None:
         print(f"✓ gradients is right (seed {seed}).")
         return
-    _fail_with([f"{call_text} is wrong: expected dw = {_fmt(expected[0], received[0])} and "
-                f"db = {_fmt(expected[1], received[1])}, received dw = {_fmt(received[0], expected[0])} and "
-                f"db = {_fmt(received[1], expected[1])} (the gradient of the mean squared error)."]
-               + _mistake_lines(found), warned)
+    _fail_with(_verdict([f"{call_text} is wrong: expected dw = {_fmt(expected[0], received[0])} and "
+                         f"db = {_fmt(expected[1], received[1])}, received dw = {_fmt(received[0], expected[0])} and "
+                         f"db = {_fmt(received[1], expected[1])} (the gradient of the mean squared error)."], found,
+                        style=_style(framework)), warned)
 
 
 def check_step(step, *, seed=0, framework="numpy", requires_grad=False):
@@ -196,6 +209,15 @@ def check_step(step, *, seed=0, framework="numpy", requires_grad=False):
         ("only_b", _asarray([ex.w, expected[1]]), dict(w0=ex.w)),
         ("swapped", expected[::-1].copy(), {}),
         ("no_update", start, dict(w0=ex.w, b0=ex.b)),
+        ("crossed_grad", start - ex.lr * _asarray([grad[0], grad[0]]),
+         dict(which="b was updated with w's gradient (b − lr·dw), so b's step is the size of w's")),
+        ("crossed_grad", start - ex.lr * _asarray([grad[1], grad[1]]),
+         dict(which="w was updated with b's gradient (w − lr·db), so w's step is the size of b's")),
+        ("crossed_grad", start - ex.lr * grad[::-1],
+         dict(which="the gradients were swapped: w moved by db and b by dw")),
+        ("b_from_new_w", _asarray([expected[0], ex.b - ex.lr * _gradients(expected[0], ex.b, ex.x, ex.y, "mean")[1]]),
+         {}),
+        ("square_of_mean", start - ex.lr * _square_of_mean_gradient(ex), {}),
     ]
     # One step with a different learning rate: both parameters moved by the same multiple of lr.
     with _errstate(divide="ignore", invalid="ignore"):
@@ -210,10 +232,10 @@ def check_step(step, *, seed=0, framework="numpy", requires_grad=False):
     if found is None:
         print(f"✓ step is right (seed {seed}).")
         return
-    _fail_with([f"{call_text} is wrong: expected w_new = {_fmt(expected[0], received[0])} and "
-                f"b_new = {_fmt(expected[1], received[1])}, received w_new = {_fmt(received[0], expected[0])} and "
-                f"b_new = {_fmt(received[1], expected[1])} (one update: w − lr·dw, b − lr·db)."]
-               + _mistake_lines(found), warned)
+    _fail_with(_verdict([f"{call_text} is wrong: expected w_new = {_fmt(expected[0], received[0])} and "
+                         f"b_new = {_fmt(expected[1], received[1])}, received w_new = "
+                         f"{_fmt(received[0], expected[0])} and b_new = {_fmt(received[1], expected[1])} "
+                         f"(one update: w − lr·dw, b − lr·db)."], found, style=_style(framework)), warned)
 
 
 def check_glorot_limit(glorot_limit, *, fans=((1, 1), (4, 2))):
@@ -258,5 +280,5 @@ def check_glorot_limit(glorot_limit, *, fans=((1, 1), (4, 2))):
         if close(received, values) and not close(values, expected):
             mistake_id, _, formula = key.partition(":")
             found.append(Diagnosis(mistake_id, dict(formula=formula) if formula else {}))
-    _fail_with(lines + _mistake_lines(found, "A uniform distribution on [−ℓ, ℓ] has variance ℓ²/3, and Glorot "
-                                      "sets the variance to 2 / (fan_in + fan_out)."), warned_all)
+    _fail_with(_verdict(lines, found, "A uniform distribution on [−ℓ, ℓ] has variance ℓ²/3, and Glorot "
+                                      "sets the variance to 2 / (fan_in + fan_out).", style="keras"), warned_all)

@@ -6,7 +6,7 @@ from __future__ import annotations
 # session (``abs``, ``np.isclose``, ``print``…) can change a verdict.  Nothing is looked up
 # in ``__main__``.
 from builtins import (
-    abs, dict, float, int, isinstance, len, max, min, print,
+    abs, bool, dict, float, int, isinstance, len, max, min, print,
 )
 
 from numpy import abs as _np_abs
@@ -16,11 +16,12 @@ from numpy import asarray as _asarray
 from numpy import errstate as _errstate
 from numpy import generic as _np_generic
 from numpy import isfinite as _isfinite
+from numpy import round as _np_round
 
 from ..convert import fail, to_array, to_float
 from ..mistakes import RTOL, Diagnosis
 from .common import (
-    _fmt, _mistake_lines,
+    _fmt, _verdict,
 )
 
 
@@ -54,14 +55,24 @@ def _significant_digits(value) -> int:
     return max(len(digits.rstrip("0")) if "." not in text else len(digits), 1)
 
 
-def check_value(received, expected, *, name, rtol=RTOL, digits=None, slips=()):
+def _is_whole_count(expected_values, received_values) -> bool:
+    """A whole-number answer (a count) received as a fraction within 1 of it (``100 / 32`` for 4)."""
+    with _errstate(invalid="ignore"):
+        whole = _np_all(_isfinite(expected_values)) and _np_all(expected_values == _np_round(expected_values))
+        fraction = _np_all(_isfinite(received_values)) and not _np_all(received_values == _np_round(received_values))
+        near = _np_all(_np_abs(received_values - expected_values) < 1.0)
+    return bool(whole and fraction and near)
+
+
+def check_value(received, expected, *, name, rtol=RTOL, digits=None, slips=(), whole=False):
     """Check a number (or array) the learner worked out against one computed by code.
 
     ``digits``: the exercise asks for a hand-computed number to at least this many
     significant digits; a value rounded (or cut) to that many passes, a close one with
     fewer is told "close — give at least N significant digits".  ``slips``: the classic
     wrong numbers of the exercise, ``(mistake_id, value)`` or ``(mistake_id, value,
-    details)``; a received value that matches one is named.
+    details)``; a received value that matches one is named.  ``whole``: the answer is a count,
+    and a fraction near it (``100 / 32`` for 4) is named as not a whole number.
     """
     # A lone number (Python or NumPy scalar, 0-d array) becomes a one-element array.
     expected_values = to_array([to_float(expected, "expected")] if _is_scalar(expected) else expected, "expected")
@@ -97,8 +108,10 @@ def check_value(received, expected, *, name, rtol=RTOL, digits=None, slips=()):
         if values.size == expected_values.size and _np_all(close_to(values)) and not _np_all(close_to(expected_values)):
             if not any(d.id == mistake_id for d in found):
                 found.append(Diagnosis(mistake_id, dict(details)))
+    if whole and not found and _is_whole_count(expected_values, received_values):
+        found.append(Diagnosis("not_whole", dict(received=_fmt(received_values[first]))))
     if found:
-        fail("\n".join([line] + _mistake_lines(found)))
+        fail("\n".join(_verdict([line], found)))
     if digits:
         # Right to the digits given, but fewer than asked for: say how precise it must be.
         given = min(_significant_digits(v) for v in received_values)

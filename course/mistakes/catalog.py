@@ -108,13 +108,71 @@ MISTAKES = {m.id: m for m in [
             "train on the x and y passed in (inside a function: its arguments, not variables from elsewhere)"),
     # Keras fit's defaults (batch_size=32, shuffle=True): several updates per epoch.
     Mistake("minibatches", "mini-batches instead of one full batch",
-            "your w and b are what {batches} updates per epoch on in-order batches of {batch_size} give: "
-            "model.fit's default batch_size is 32 and this data has {n} points",
+            "your w and b are what {batches} updates per epoch on in-order batches of {batch_size} points give "
+            "(this data has {n}; model.fit's default batch_size is 32)",
             "train full batch: model.fit(..., batch_size=len(x), shuffle=False), one update per epoch"),
     Mistake("shuffled_minibatches", "mini-batches in shuffled order",
-            "your w and b lie among the runs of model.fit's defaults, batch_size=32 and shuffle=True: "
-            "{batches} updates per epoch on batches drawn in a random order (this data has {n} points)",
+            "your w and b are what {batches} updates per epoch on batches of {batch_size} drawn in a random order "
+            "give (shuffle=True is model.fit's default; this data has {n} points)",
             "train full batch: model.fit(..., batch_size=len(x), shuffle=False), one update per epoch"),
+    # Slips a second class made (issue 27): found by probing the learner's function.
+    Mistake("square_of_mean", "the loss squared in the wrong place",
+            "the mean of the errors was squared, mean(e)², instead of the mean of the squared errors, mean(e²): "
+            "errors of opposite signs cancel before the square",
+            "square each error, then average: np.mean((y_pred - y) ** 2)"),
+    Mistake("zero_before_update", "gradients zeroed before the update",
+            "w and b never moved from w0 = {w0}, b0 = {b0}: every update used a gradient that had just been "
+            "zeroed (zeroing between backward() and the update clears the gradient the update needs)",
+            "zero the gradients after the update (or before backward()), never between backward() and the update"),
+    Mistake("zero_one_grad", "only one parameter's gradient zeroed",
+            "{which}: backward() adds into .grad, so the gradient that is never zeroed piles up and its steps grow",
+            "zero both gradients after each update: w.grad.zero_() and b.grad.zero_()"),
+    Mistake("crossed_grad", "a parameter updated with another's gradient",
+            "{which}",
+            "update each parameter with its own gradient: w = w - lr * dw and b = b - lr * db"),
+    Mistake("b_from_new_w", "b's gradient taken after w was updated",
+            "b's gradient was computed from the new w (w updated first, then the error recomputed), so b's step "
+            "is not the gradient at the point where w's was taken",
+            "compute both gradients from the same (w, b) first, then update both: w, b = w - lr * dw, b - lr * db"),
+    Mistake("relu_activation", "a ReLU on the output",
+            "the model's output went through max(0, ·): predictions below 0 are cut to 0 and give no gradient, "
+            "so the fit is not a line's (a linear regression has no activation)",
+            "leave the output linear: keras.layers.Dense(1) with no activation (activation=None)"),
+    Mistake("fit_twice", "training continued by a second fit",
+            "your w and b are what {epochs_run} epochs give, not {epochs}: a second model.fit on the same model "
+            "continues from where the first stopped",
+            "build the model and call model.fit once, with epochs=epochs"),
+    Mistake("history_object", "the History object returned as losses",
+            "model.fit returns a History object; the losses are the list in its history['loss'] "
+            "(len(history) raises TypeError, as Exercise 3's print shows)",
+            "return history.history['loss'] as losses"),
+    Mistake("other_function", "the gradient of another function",
+            "that is the gradient of {function}, not of {wanted}",
+            "differentiate {wanted}: {rule}"),
+    Mistake("not_whole", "a count that is not a whole number",
+            "{received} is not a whole number of updates: an epoch makes one update per batch, and the last, "
+            "smaller batch counts as one",
+            "round the division up: math.ceil(n / batch_size), or -(-n // batch_size)"),
+    Mistake("stale_gradients", "every batch's gradient taken at the epoch's start",
+            "each batch's gradient was computed at the epoch's starting (w, b) instead of at the current one, so "
+            "the updates do not build on each other",
+            "compute each batch's residual from the current w and b, inside the loop over batches"),
+    Mistake("divisor_n", "the batch's gradient divided by n",
+            "each batch's summed gradient was divided by the full n = {n} instead of by the batch's own size, so "
+            "every step is batch_size / n times too small",
+            "average over the batch: np.mean over the batch, or .sum() / len(x_batch)"),
+    Mistake("isclose_atol", "np.isclose's default atol",
+            "np.isclose adds an absolute tolerance atol=1e-08 to rtol·|b|, so differences smaller than 1e-08 "
+            "count as equal whatever rtol is",
+            "pass atol=0: np.isclose(a, b, rtol=rtol, atol=0), or compare abs(a - b) > rtol * abs(b)"),
+    Mistake("no_abs", "the difference without abs()",
+            "without abs() only styles whose final loss is larger than NumPy's count as different; a smaller one "
+            "is missed",
+            "compare the size of the difference: abs(loss - reference_loss) > rtol * abs(reference_loss)"),
+    Mistake("absolute_tolerance", "rtol used as an absolute tolerance",
+            "the difference was compared with rtol itself, not with rtol · |NumPy's final loss|: that is an "
+            "absolute tolerance, wrong whenever the loss is not about 1",
+            "scale rtol by the reference: abs(loss - reference_loss) > rtol * abs(reference_loss)"),
     # Slips of the "predict the number" exercises (check_value's slips).
     Mistake("n_minus_1", "divided by n − 1",
             "the sum of the squared errors was divided by n − 1 = {n_minus_1} (the sample-variance habit) "
@@ -128,14 +186,16 @@ MISTAKES = {m.id: m for m in [
             "backward() does not replace .grad, and it never sets it to zero: it adds the new gradient",
             "add the two gradients: .grad accumulates until you zero it"),
     Mistake("floor_batches", "the last, smaller batch left out",
-            "that counts only the full batches; fit also trains on the last, smaller one",
-            "count the batches rounding up: ceil(n / batch_size)"),
+            "only the full batches were counted or trained on; an epoch also trains on the last, smaller batch",
+            "go over every batch, the last smaller one too: ceil(n / batch_size) batches, "
+            "for start in range(0, n, batch_size)"),
     Mistake("one_per_sample", "one update per sample",
             "that is plain SGD, one update per point; fit updates once per batch",
             "count the batches: ceil(n / batch_size), batch_size=32 by default"),
     Mistake("full_batch_count", "one update per epoch",
-            "one update per epoch is full-batch gradient descent; fit's default batch_size is 32",
-            "count the batches: ceil(n / batch_size), batch_size=32 by default"),
+            "one update per epoch is full-batch gradient descent; a mini-batch epoch makes one update per batch "
+            "(fit's default batch_size is 32)",
+            "update once per batch: ceil(n / batch_size) updates, batch_size=32 by default"),
     Mistake("lr_divided", "divided where it should multiply",
             "the mean's gradient is n = {n} times smaller than the sum's, so its learning rate must be n times "
             "larger, not smaller",
@@ -199,12 +259,21 @@ class Diagnosis:
     def mistake(self) -> Mistake:
         return MISTAKES[self.id]
 
-    def explain(self) -> str:
+    def _filled(self, template: str) -> str:
+        return template.format_map(_Defaults({key: _short(value) for key, value in self.details.items()}))
+
+    def why(self) -> str:
+        return self._filled(self.mistake.why)
+
+    def fix(self, style: str = "numpy") -> str:
+        """The fix in the words of ``style``'s framework (numpy, torch, optim, keras, tf)."""
+        from .fixes import fix_for
+
+        return self._filled(fix_for(self.id, style, self.mistake.fix))
+
+    def explain(self, style: str = "numpy") -> str:
         """``title: why. Fix: fix.`` with the details filled in."""
-        values = _Defaults({key: _short(value) for key, value in self.details.items()})
-        why = self.mistake.why.format_map(values)
-        fix = self.mistake.fix.format_map(values)
-        return f"*{self.mistake.title}*: {why}. Fix: {fix}."
+        return f"*{self.mistake.title}*: {self.why()}. Fix: {self.fix(style)}."
 
 
 def _short(value):

@@ -38,6 +38,7 @@ class Variant:
     update_w: bool = True
     update_b: bool = True
     broadcast: bool = False  # [N, 1] prediction against [N] target: loss over the N×N table
+    relu: bool = False  # a ReLU on the output: max(0, w·x + b)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def run_variants(x, y, variants, epochs: int, *, record_path: bool = False) -> R
     update_w = _array([bool(v.update_w) for v in variants])
     update_b = _array([bool(v.update_b) for v in variants])
     accumulate = _array([bool(v.accumulate) for v in variants])
+    relu = _array([bool(v.relu) for v in variants])[:, None]
     w = _array([float(v.w0) for v in variants])
     b = _array([float(v.b0) for v in variants])
     sum_w, sum_b = _zeros(count), _zeros(count)
@@ -87,8 +89,11 @@ def run_variants(x, y, variants, epochs: int, *, record_path: bool = False) -> R
         for epoch in range(epochs):
             if record_path:
                 w_path[:, epoch], b_path[:, epoch] = w, b
-            residual = w[:, None] * x[None, :] + b[:, None] - target
+            prediction = w[:, None] * x[None, :] + b[:, None]
+            cut = relu & (prediction <= 0)  # a ReLU's output (and its gradient) is 0 there
+            residual = _where(cut, 0.0, prediction) - target
             losses[:, epoch] = loss_scale * _einsum("ij,ij->i", residual, residual) + loss_const
+            residual = _where(cut, 0.0, residual)
             grad_w, grad_b = residual @ x, residual.sum(axis=1)
             # where(), not multiplication by 0/1 flags: 0 · inf would be NaN.
             sum_w = _where(accumulate, sum_w + grad_w, grad_w)
@@ -111,6 +116,7 @@ _BUG_FLAGS = {
     "only_w": dict(update_b=False),
     "only_b": dict(update_w=False),
     "broadcast_nxn": dict(broadcast=True),
+    "relu_activation": dict(relu=True),
 }
 
 

@@ -78,6 +78,8 @@ def _same_data(a, b):
 
 #: ``model.fit``'s default batch size (Keras 2 and 3).
 KERAS_BATCH_SIZE = 32
+#: Batch sizes a Keras learner may have typed (tried in order, smallest first).
+_KERAS_SIZES = (1, 2, 3, 4, 5, 8, 10, 16, 20, 25, 32, 50, 64, 100, 128)
 _SHUFFLED_RUNS = 64
 
 
@@ -99,26 +101,38 @@ def _minibatch_runs(x, y, orders, batch_size, *, lr, epochs, w0, b0, reduction):
     return w, b
 
 
-def _minibatch_diagnoses(w, b, losses, tol, x, y, epochs, reference, *, lr, w0, b0, reduction) -> list:
+def _minibatch_diagnoses(w, b, losses, tol, x, y, epochs, reference, *, sizes, lr, w0, b0, reduction) -> list:
+    from numpy import arange as _arange
+    from numpy import broadcast_to as _broadcast_to
+
+    n = x.size
+    settings = dict(lr=lr, epochs=epochs, w0=w0, b0=b0, reduction=reduction)
+    learner = _Learner(w, b, None, tol)
+    correct_same = learner.compare(reference.w, reference.b, None)[0]
+    in_order = _broadcast_to(_arange(n), (1, epochs, n))
+    for size in sizes:
+        with _errstate(all="ignore"):
+            mw, mb = _minibatch_runs(x, y, in_order, size, **settings)
+        if learner.matches(mw[0], mb[0], None, correct_same):
+            return [Diagnosis("minibatches", dict(batches=-(-n // size), batch_size=size, n=n))]
+    for size in sizes:
+        found = _shuffled_diagnosis(w, b, losses, tol, x, y, epochs, reference, correct_same, size, settings)
+        if found:
+            return found
+    return []
+
+
+def _shuffled_diagnosis(w, b, losses, tol, x, y, epochs, reference, correct_same, size, settings) -> list:
     from numpy import arange as _arange
     from numpy import broadcast_to as _broadcast_to
     from numpy.random import default_rng as _rng
 
     n = x.size
-    batches = -(-n // KERAS_BATCH_SIZE)
-    details = dict(batches=batches, batch_size=KERAS_BATCH_SIZE, n=n)
-    settings = dict(lr=lr, epochs=epochs, w0=w0, b0=b0, reduction=reduction)
-    learner = _Learner(w, b, None, tol)
-    correct_same = learner.compare(reference.w, reference.b, None)[0]
-    in_order = _broadcast_to(_arange(n), (1, epochs, n))
-    with _errstate(all="ignore"):
-        mw, mb = _minibatch_runs(x, y, in_order, KERAS_BATCH_SIZE, **settings)
-    if learner.matches(mw[0], mb[0], None, correct_same):
-        return [Diagnosis("minibatches", details)]
+    details = dict(batches=-(-n // size), batch_size=size, n=n)
     rng = _rng(0)
     orders = rng.permuted(_broadcast_to(_arange(n), (_SHUFFLED_RUNS, epochs, n)).copy(), axis=2)
     with _errstate(all="ignore"):
-        sw, sb = _minibatch_runs(x, y, orders, KERAS_BATCH_SIZE, **settings)
+        sw, sb = _minibatch_runs(x, y, orders, size, **settings)
     if not (_np_all(_isfinite(sw)) and _np_all(_isfinite(sb))) or bool(_np_all(correct_same)):
         return []
     # Shuffled batches give a cloud of outcomes: name it only when the learner sits in the cloud,
@@ -149,7 +163,7 @@ def _minibatch_diagnoses(w, b, losses, tol, x, y, epochs, reference, *, lr, w0, 
 
 
 def find_mistakes(w, b, losses, *, x, y, lr, epochs, w0=0.0, b0=0.0, reduction="mean",
-                  reference=None) -> list:
+                  reference=None, style="numpy") -> list:
     """The :class:`Diagnosis` of every known mistake the learner's values match, most likely first.
 
     ``w``, ``b`` are floats, ``losses`` a float array or ``None``; ``x``, ``y``
@@ -179,7 +193,8 @@ def find_mistakes(w, b, losses, *, x, y, lr, epochs, w0=0.0, b0=0.0, reduction="
     settings = dict(lr=lr, w0=w0, b0=b0, reduction=reduction)
 
     # 1. One bug in the algorithm, same inputs.
-    bug_ids = [bug for bug in _BUG_FLAGS if _BUG_FLAGS[bug].get("reduction", "") != reduction]
+    bug_ids = [bug for bug in _BUG_FLAGS if _BUG_FLAGS[bug].get("reduction", "") != reduction
+               and (bug != "relu_activation" or style == "keras")]  # a ReLU: only Keras's Dense offers one
     # 2. The correct algorithm from another start or with another learning rate.
     starts = []
     if (w0, b0) != (0.0, 0.0):
@@ -199,8 +214,13 @@ def find_mistakes(w, b, losses, *, x, y, lr, epochs, w0=0.0, b0=0.0, reduction="
     path = run_variants(x, y, [Variant(**settings)], recorded, record_path=True)
     w_path, b_path, full_losses = path.w_path[0], path.b_path[0], path.losses[0]
     consider("swapped", reference.b, reference.w, reference.losses)
-    _consider_loss_history(learner, consider, reference, full_losses, epochs)
+    # Fewer losses than epochs: a shorter run (range(1, epochs), epochs=199) is likelier than a lost loss.
+    shorter = losses is not None and len(losses) < epochs
+    if not shorter:
+        _consider_loss_history(learner, consider, reference, full_losses, epochs)
     _consider_epochs(learner, consider, x, y, Variant(**settings), w_path, b_path, full_losses, epochs)
+    if shorter:
+        _consider_loss_history(learner, consider, reference, full_losses, epochs)
 
     offset = len(bug_ids)
     for index, (s_w, s_b) in enumerate(starts):
@@ -216,8 +236,10 @@ def find_mistakes(w, b, losses, *, x, y, lr, epochs, w0=0.0, b0=0.0, reduction="
 
     # 5. Keras fit's defaults: mini-batches of 32, in order or shuffled (w and b only: fit's loss
     # history then averages the batches' losses, which no other exercise records).
-    if n > KERAS_BATCH_SIZE and epochs > 0 and not found:
-        found += _minibatch_diagnoses(w, b, losses, tol, x, y, epochs, reference, **settings)
+    sizes = [size for size in _KERAS_SIZES if size < n] if style == "keras" else (
+        [KERAS_BATCH_SIZE] if n > KERAS_BATCH_SIZE else [])
+    if sizes and epochs > 0 and not found:
+        found += _minibatch_diagnoses(w, b, losses, tol, x, y, epochs, reference, sizes=sizes, **settings)
 
     # A run that blew up while the right one did not: say so first, with the stability bound.
     if _np_any(_blown(_array([w, b]), tol.param_limit)) and not reference.diverged:

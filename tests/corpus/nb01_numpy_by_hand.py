@@ -21,6 +21,12 @@ MISTAKES = [
     ("ex3-first-loss", "first_loss = 15.7", ()),
     ("ex4-gradients", "r = w * x + b - y\nreturn np.mean(r * x), np.mean(r)", ("grad_half",)),
     ("ex5-step", "dw, db = gradients(x, y, w, b)\nreturn w + lr * dw, b + lr * db", ("sign_flip",)),
+    # A second class's slips (issue 27): each must be named, with a NumPy fix.
+    ("ex2-mse", "return np.mean(y_pred - y) ** 2", ("square_of_mean",)),
+    ("ex5-step", "dw, db = gradients(x, y, w, b)\nreturn w - lr * dw, b - lr * dw", ("crossed_grad",)),
+    ("ex5-step", "dw, _ = gradients(x, y, w, b)\nw = w - lr * dw\n_, db = gradients(x, y, w, b)\nreturn w, b - lr * db", ("b_from_new_w",)),
+    ("ex6-fit", "w, b = w0, b0\nlosses = []\nfor epoch in range(1, epochs):\n    losses.append(mse(predict(x, w, b), y))\n    w, b = step(x, y, w, b, lr)\nreturn w, b, losses", ("epochs_off",)),
+    ("ex7-final-values", "w, b, losses = fit(x, y, lr=0.05, epochs=199)", ("epochs_off",)),
 ]
 #: Messages the verdict of a mistake must contain (answer cell, code) -> text.
 SAYS = {("ex3-first-loss", "first_loss = 15.7"): "give at least 4 significant digits"}

@@ -32,4 +32,13 @@ MISTAKES = [
     ("ex2-fit-optim", _FIT.format(Y="", ZERO="optimizer.zero_grad()\n    ", LOSS="nn.MSELoss()(model(x), y)"),
      ("broadcast_nxn",)),
 ]
+# A second class's slips (issue 27): each must be named, with a torch.optim fix.
+_ZERO_LATE = _FIT.replace("    loss.backward()\n    optimizer.step()", "    loss.backward()\n    optimizer.zero_grad()\n    optimizer.step()")
+_SHORT = _FIT.replace("for _ in range(epochs)", "for _ in range(1, epochs)")
+MISTAKES += [
+    ("ex2-fit-optim", _ZERO_LATE.format(Y=".reshape(-1, 1)", ZERO="", LOSS="nn.MSELoss()(model(x), y)"), ("zero_before_update",)),
+    ("ex2-fit-optim", _FIT.format(Y=".reshape(-1, 1)", ZERO="optimizer.zero_grad()\n    ", LOSS="(model(x) - y).mean() ** 2"), ("square_of_mean",)),
+    ("ex2-fit-optim", _SHORT.format(Y=".reshape(-1, 1)", ZERO="optimizer.zero_grad()\n    ", LOSS="nn.MSELoss()(model(x), y)"), ("epochs_off",)),
+    ("ex3-article-002", "w, b, losses = fit_optim(noisy.x, noisy.y, lr=0.01, epochs=999, w0=noisy.extra['article_w0'], b0=noisy.extra['article_b0'])", ("epochs_off",)),
+]
 SAYS = {}

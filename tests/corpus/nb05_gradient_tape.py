@@ -22,4 +22,20 @@ MISTAKES = [
     ("ex3-fit-tape", _TAPE.format(STEP=_STEP.format(DECO="", LOSS="tf.reduce_sum((w * x + b - y) ** 2)", OP="assign_sub"),
                                   CALL="float(one_step()) / 6"), ()),
 ]
+# A second class's slips (issue 27): each must be named, with a TensorFlow fix.
+_SGD = ("x = tf.cast(x, tf.float32)\ny = tf.cast(y, tf.float32)\nw = tf.Variable(float(w0))\nb = tf.Variable(float(b0))\n"
+        "optimizer = keras.optimizers.SGD(learning_rate=lr)\nlosses = []\nfor _ in range(epochs):\n"
+        "    with tf.GradientTape() as tape:\n        loss = tf.reduce_mean((w * x + b - y) ** 2)\n"
+        "    grads = tape.gradient(loss, [w, b])\n    optimizer.apply_gradients(zip(grads, {ORDER}))\n"
+        "    losses.append(float(loss))\nreturn w, b, losses")
+_CROSSED = _STEP.format(DECO="", LOSS="tf.reduce_mean((w * x + b - y) ** 2)", OP="assign_sub").replace("b.assign_sub(lr * db)", "b.assign_sub(lr * dw)")
+MISTAKES += [
+    ("ex1-grad-cube", "grad_cube = 2 * np.array([1.0, 2.0, 3.0]) / 3", ("other_function",)),
+    ("ex2-gradients", "with tf.GradientTape() as tape:\n    loss = tf.reduce_mean(w * x + b - y) ** 2\nreturn tape.gradient(loss, [w, b])", ("square_of_mean",)),
+    ("ex3-fit-tape", _TAPE.format(STEP=_CROSSED, CALL="float(one_step())"), ("crossed_grad",)),
+    ("ex3-fit-tape", _TAPE.format(STEP=_STEP.format(DECO="", LOSS="tf.reduce_mean((w * x + b - y) ** 2)", OP="assign_sub"),
+                                  CALL="float(one_step())").replace("range(epochs)", "range(1, epochs)"), ("epochs_off",)),
+    ("ex4-final-values", "w, b, losses = fit_tape(x, y, lr=0.05, epochs=199)", ("epochs_off",)),
+    ("ex5-fit-tape-sgd", _SGD.format(ORDER="[b, w]"), ("crossed_grad",)),
+]
 SAYS = {}
