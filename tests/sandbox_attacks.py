@@ -171,6 +171,17 @@ try:
 except Exception as error:
     print("no /proc/keys:", type(error).__name__)
 ''',
+    # Make the grader's memory grow (800 MB of widget state), and its notebook (400 000 outputs).
+    "attack-widget-flood": '''
+import comm
+for i in range(40):
+    comm.create_comm(target_name="jupyter.widget", data={{"state": {{"value": "x" * 20_000_000}}, "buffer_paths": []}})
+''',
+    "attack-display-flood": '''
+from IPython.display import display
+for i in range(400_000):
+    display(1)
+''',
     "attack-fill-tmp": '''
 import os
 block = b"x" * (1 << 20)

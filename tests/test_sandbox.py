@@ -208,6 +208,13 @@ def _check_attacked_run(root: Path, clean_scores: dict[str, float], attackers: l
     assert filled, "the fill attack reached the kernel's socket folder"
     if os.geteuid() == 0 and root.owner() == "root":  # as root that folder is a 1 MiB tmpfs
         assert int(filled.group(1)) <= 1, f"{filled.group(0)}: the grader's disk was reachable"
+    from autograder import status
+
+    for student in ("attack-widget-flood", "attack-display-flood"):
+        size = course.autograded_notebook(ASSIGNMENT, student, ASSIGNMENT).stat().st_size
+        assert size < 40 * 1024 * 1024, f"{student}'s autograded notebook is {size} bytes"
+        peak = status.load(course, ASSIGNMENT, student).grader_peak_mb
+        assert 0 < peak < 1024, f"{student} made the grading worker grow to {peak} MiB"
     assert slots_dir.is_dir(), "the run used this test's sandbox slots"
     assert _sandbox_processes(slots_dir) == [], "processes of the sandbox are still running"
 
