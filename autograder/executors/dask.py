@@ -5,11 +5,13 @@ The instructor's process is a Dask client.  It sends one task per student
 (:mod:`autograder.executors.remote`): no file system is shared with the
 workers.  On a worker, each Dask thread keeps one long-lived grading process
 (the local pool's :mod:`autograder.executors.worker`), which grades the student
-in a private temporary course root under the wall-clock cap; a process that
+in a private course root (built once per thread and assignment, emptied of
+the previous student before each one) under the wall-clock cap; a process that
 overruns or dies is killed with everything it started and replaced.  Results
-come back to the client, which enters them in the gradebook one at a time
-(:class:`autograder.executors.remote.Recorder`), so the gradebook is written
-by the instructor's process only.
+come back to the client, which enters every result that has arrived in one
+transaction (:class:`autograder.executors.recording.BulkRecorder`), so the
+gradebook is written by the instructor's process only, and entering keeps up
+with many workers.
 
 What the local pool guarantees holds here too:
 
@@ -39,7 +41,8 @@ from typing import Callable
 from .. import status
 from ..course_dir import EXIT_SANDBOX, Course, CourseError
 from .local import TaskOutcome, _Worker
-from .remote import Recorder, assignment_bundle, grade_payload, private_settings, student_payload
+from .recording import BATCH_SIZE, BulkRecorder, Returned
+from .remote import PrivateRoot, assignment_bundle, grade_payload, private_settings, student_payload
 
 #: How long to wait for the cluster's first worker (s); ``$GD_CLUSTER_WAIT`` overrides.
 WAIT_FOR_WORKERS_S = 120
@@ -58,7 +61,12 @@ def _scratch() -> Path:
 
 
 def grade_on_worker(bundle: dict, payload: dict, timeout: float) -> dict:
-    """One student, on whichever Dask worker the scheduler chose (see :func:`remote.grade_payload`)."""
+    """One student, on whichever Dask worker the scheduler chose (see :func:`remote.grade_payload`).
+
+    Each Dask thread keeps its grading process and its private course root
+    (:class:`remote.PrivateRoot`, built for the first student of a run's
+    assignment, reset before each of the others) between tasks.
+    """
     scratch = _scratch()
     try:
         grader = getattr(_thread, "grader", None)
@@ -67,7 +75,12 @@ def grade_on_worker(bundle: dict, payload: dict, timeout: float) -> dict:
                 grader.stop(kill=True)
             scratch.mkdir(parents=True, exist_ok=True)
             grader = _thread.grader = _Worker(private_settings(bundle, scratch), scratch / "grader.log")
-        reply = grade_payload(bundle, payload, grader, timeout, scratch)
+        private = getattr(_thread, "private", None)
+        if private is None or private.key != bundle["key"]:
+            if private is not None:
+                private.close()
+            private = _thread.private = PrivateRoot(bundle, scratch)
+        reply = grade_payload(bundle, payload, grader, timeout, scratch, private)
     except Exception:  # noqa: BLE001 - reported to the client, which records a fallback
         return {"kind": "error", "error": traceback.format_exc()}
     if reply["kind"] == "lost":
@@ -151,7 +164,8 @@ class Cluster:
 
         Same contract as :func:`autograder.executors.local.run_tasks`, but each
         graded student's value is already entered in the gradebook (by
-        :class:`Recorder`, in this process) when ``on_outcome`` sees it.
+        :class:`BulkRecorder`, in this process, every result that has arrived
+        in one transaction) when ``on_outcome`` sees it.
         """
         from distributed import as_completed
 
@@ -159,7 +173,7 @@ class Cluster:
             return []
         assignment = tasks[0]["assignment"]
         bundle = assignment_bundle(course, assignment)
-        recorder = Recorder(course)
+        recorder = BulkRecorder(course, assignment)
         by_key, fingerprints = {}, {}
         for task in tasks:
             student = task["student"]
@@ -170,39 +184,52 @@ class Cluster:
             by_key[future.key] = (task, future)
         outcomes: list[TaskOutcome] = []
         seen: set[str] = set()
+        by_student = {task["student"]: task for task in tasks}
+
+        def report(outcome: TaskOutcome) -> None:
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+
         try:
-            for future in as_completed([f for _, f in by_key.values()], loop=self.client.loop):
-                task, _ = by_key.pop(future.key)
-                if task["student"] in seen:  # cannot happen (one key per student); never record twice
-                    continue
-                seen.add(task["student"])
-                outcome = self._outcome(future, task, recorder, fingerprints[task["student"]], recover)
-                future.release()
-                outcomes.append(outcome)
-                if on_outcome is not None:
-                    on_outcome(outcome)
+            for arrived in as_completed([f for _, f in by_key.values()], loop=self.client.loop).batches():
+                graded = []
+                for future in arrived:
+                    task, _ = by_key.pop(future.key)
+                    if task["student"] in seen:  # cannot happen (one key per student); never record twice
+                        continue
+                    seen.add(task["student"])
+                    reply = self._reply(future)
+                    future.release()
+                    if reply["kind"] == "graded":
+                        graded.append(Returned(task["assignment"], task["student"], reply,
+                                               fingerprints[task["student"]]))
+                    else:
+                        report(self._not_graded(task, reply, recover))
+                for start in range(0, len(graded), BATCH_SIZE):
+                    for entered in recorder.enter(graded[start:start + BATCH_SIZE]):
+                        task = by_student[entered.returned.student]
+                        report(TaskOutcome(task, ok=True, value=entered.summary.to_json())
+                               if entered.summary is not None else
+                               TaskOutcome(task, ok=False, error=entered.error))
         except KeyboardInterrupt:
             self.client.cancel([f for _, f in by_key.values()])
             raise
         return outcomes
 
     @staticmethod
-    def _outcome(future, task: dict, recorder: Recorder, fingerprint: str,
-                 recover: Callable[[dict, str], object] | None) -> TaskOutcome:
+    def _reply(future) -> dict:
         from distributed.scheduler import KilledWorker
 
         try:
-            reply = future.result()
+            return future.result()
         except KilledWorker as error:
-            reply = {"kind": "lost", "error": f"the Dask workers grading it kept dying ({error})"}
+            return {"kind": "lost", "error": f"the Dask workers grading it kept dying ({error})"}
         except Exception as error:  # noqa: BLE001 - a task that raised, or was lost with its data
-            reply = {"kind": "error", "error": f"the cluster could not run it: {error!r}"}
-        if reply["kind"] == "graded":
-            try:
-                summary = recorder.record(task["assignment"], task["student"], reply, fingerprint)
-                return TaskOutcome(task, ok=True, value=summary.to_json())
-            except Exception:  # noqa: BLE001 - the pipeline records the fallback
-                return TaskOutcome(task, ok=False, error=traceback.format_exc())
+            return {"kind": "error", "error": f"the cluster could not run it: {error!r}"}
+
+    @staticmethod
+    def _not_graded(task: dict, reply: dict, recover: Callable[[dict, str], object] | None) -> TaskOutcome:
         if reply["kind"] == "lost":
             outcome = TaskOutcome(task, ok=False, error=reply["error"], lost=True)
             if recover is not None:

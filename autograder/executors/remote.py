@@ -7,14 +7,18 @@ Three steps, one function each:
   small SQLite gradebook holding only the assignment's rows (notebooks, grade,
   solution, task and source cells with their checksums, the due date), and
   the student's submitted files.
-* :func:`grade_payload` (grading machine) unpacks them into a private,
-  temporary course root, runs the same :func:`autograder.grading.autograde_student`
-  as the local pool (nbgrader's own ``autograde`` with the course's
-  configuration) in a long-lived grading process under the wall-clock cap,
-  and sends back the autograded folder, the worker's summary and nbgrader's
-  log.  Nothing there is kept.
-* :class:`Recorder` (instructor's side) enters the returned notebooks in the
-  instructor's gradebook through nbgrader's own ``Autograde`` converter with
+* :func:`grade_payload` (grading machine) unpacks them into a private
+  course root (:class:`PrivateRoot`: built once per grading process and
+  assignment, emptied of the previous student before each one), runs the
+  same :func:`autograder.grading.autograde_student` as the local pool
+  (nbgrader's own ``autograde`` with the course's configuration) in a
+  long-lived grading process under the wall-clock cap, and sends back the
+  autograded folder, the worker's summary and nbgrader's log.  No student's
+  files or rows are kept there.
+* The instructor's side enters the returned notebooks in batches
+  (:class:`autograder.executors.recording.BulkRecorder`, what ``--cluster``
+  uses).  :class:`Recorder` is the per-student reference it is checked and
+  measured against: nbgrader's own ``Autograde`` converter with
   execution left out: its sanitizing step is empty (the notebook was
   sanitized where it ran) and its grading step keeps only ``SaveAutoGrades``,
   ``AssignLatePenalties`` and ``CheckCellMetadata``.  nbgrader therefore
@@ -34,6 +38,7 @@ import shutil
 import stat
 import tempfile
 import time
+import uuid
 import warnings
 from pathlib import Path
 
@@ -98,11 +103,14 @@ def assignment_bundle(course: Course, assignment: str) -> dict:
         with course.gradebook() as source, Gradebook(url, COURSE_ID) as target:
             _copy_assignment_rows(source, target, assignment)
         gradebook = gzip.compress((Path(tmp) / "gradebook.db").read_bytes())
+    source = _read_tree(Path(course.settings.source) / assignment, skip={".ipynb_checkpoints"})
+    settings = course.settings.to_json()
     return {
         "assignment": assignment,
-        "source": _read_tree(Path(course.settings.source) / assignment, skip={".ipynb_checkpoints"}),
+        "key": uuid.uuid4().hex,  # this run's bundle: a worker builds one private root per key
+        "source": source,
         "gradebook_gz": gradebook,
-        "settings": course.settings.to_json(),
+        "settings": settings,
         "notebooks": course.notebook_ids(assignment),
     }
 
@@ -128,9 +136,51 @@ def private_settings(bundle: dict, root: Path) -> Settings:
     return Settings.from_json(data)
 
 
-def grade_payload(bundle: dict, payload: dict, grader, timeout: float, scratch: Path) -> dict:
-    """Grade one student in a private course root under ``scratch``; returns what the instructor needs.
+class PrivateRoot:
+    """A private course root on a grading machine, built once per grading process and assignment.
 
+    The source folder is unpacked and the assignment's gradebook decompressed
+    once, into a template file beside the root.  Before each student,
+    :meth:`reset` removes every folder a grading writes (``submitted``,
+    ``autograded``, ``feedback``, the work folder), writes the source folder
+    again and copies the template over ``gradebook.db``: the student starts
+    from the same root as a fresh one would be, and nothing of the previous
+    student (files, gradebook rows, logs, status records) is left in it.
+    """
+
+    STUDENT_FOLDERS = ("submitted", "autograded", "feedback", WORK_DIR_NAME)
+
+    def __init__(self, bundle: dict, scratch: Path):
+        self.key, self.assignment = bundle["key"], bundle["assignment"]
+        self.bundle = bundle
+        scratch.mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix="course-", dir=scratch))
+        self.template = self.root.with_name(self.root.name + "-gradebook.db")
+        self.template.write_bytes(gzip.decompress(bundle["gradebook_gz"]))
+        self.settings = private_settings(bundle, self.root)
+
+    def reset(self) -> None:
+        for name in self.STUDENT_FOLDERS + ("source",):
+            if (self.root / name).exists():
+                _remove_tree(self.root / name)
+        for leftover in self.root.iterdir():  # anything else a grading left at the top
+            _remove_tree(leftover) if leftover.is_dir() else leftover.unlink()
+        _write_tree(self.root / "source" / self.assignment, self.bundle["source"])
+        shutil.copyfile(self.template, self.root / "gradebook.db")
+
+    def close(self) -> None:
+        if self.root.exists():
+            _remove_tree(self.root)
+        self.template.unlink(missing_ok=True)
+
+
+def grade_payload(bundle: dict, payload: dict, grader, timeout: float, scratch: Path,
+                  private: PrivateRoot | None = None) -> dict:
+    """Grade one student in a private course root; returns what the instructor needs.
+
+    ``private`` is a :class:`PrivateRoot` for ``bundle`` kept by the caller
+    between students (reset here before the student); without it, one is
+    built under ``scratch`` for this student and removed afterwards.
     ``grader`` is a long-lived grading process (:class:`autograder.executors.local._Worker`)
     whose ``run(task, timeout)`` answers ``None`` when it died or overran.
     Returns ``{"kind": "graded", ...}`` (nbgrader ran, or gave up and the
@@ -139,12 +189,11 @@ def grade_payload(bundle: dict, payload: dict, grader, timeout: float, scratch: 
     (an unexpected exception, with its traceback).
     """
     assignment, student = bundle["assignment"], payload["student"]
-    scratch.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="course-", dir=scratch))
+    own = private is None
+    private = private or PrivateRoot(bundle, scratch)
+    root, settings = private.root, private.settings
     try:
-        settings = private_settings(bundle, root)
-        _write_tree(root / "source" / assignment, bundle["source"])
-        (root / "gradebook.db").write_bytes(gzip.decompress(bundle["gradebook_gz"]))
+        private.reset()
         _write_tree(root / "submitted" / student / assignment, payload["files"])
         started = time.monotonic()
         reply = grader.run({"task": "autograde", "assignment": assignment, "student": student,
@@ -162,7 +211,12 @@ def grade_payload(bundle: dict, payload: dict, grader, timeout: float, scratch: 
                 "files": _read_tree(autograded) if autograded.is_dir() else {},
                 "log": log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""}
     finally:
-        _remove_tree(root)
+        if own:
+            private.close()
+        else:  # the student's files leave with the student
+            for name in PrivateRoot.STUDENT_FOLDERS:
+                if (root / name).exists():
+                    _remove_tree(root / name)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -219,7 +273,7 @@ class Recorder:
             reason = remote.reason or (f"nbgrader wrote no autograded notebook for {', '.join(missing)}"
                                        if missing else "nbgrader failed")
             summary = record_failure(course, assignment, student, reason)
-        summary.seconds = remote.seconds
+        summary.seconds, summary.grader_peak_mb = remote.seconds, remote.grader_peak_mb
         summary.fingerprint = fingerprint
         status.save(course, summary)
         return summary

@@ -54,12 +54,21 @@ def main(argv: list[str] | None = None) -> int:
     from ..grading import autograde_student, feedback_student, safe_call, warm_up
 
     course = Course(Settings.from_json(json.loads(argv[0])))
+    private: dict[str, Course] = {}
     for line in sys.stdin:
         if not line.strip():
             continue
         task = json.loads(line)
-        # A task may name its own course root (a grading machine's private root per student).
-        here = Course(Settings.from_json(task["settings"])) if task.get("settings") else course
+        # A task may name its own course root (a grading machine's private root, the same for
+        # every student of an assignment there): its Course (nbgrader's API, the config) is kept.
+        if task.get("settings"):
+            key = json.dumps(task["settings"], sort_keys=True)
+            if key not in private:  # a new run, or another assignment: only the latest is kept
+                private.clear()
+                private[key] = Course(Settings.from_json(task["settings"]))
+            here = private[key]
+        else:
+            here = course
         if task["task"] == "autograde":
             outcome = safe_call(lambda a, s: autograde_student(here, a, s).to_json(),
                                 task["assignment"], task["student"])
