@@ -251,11 +251,26 @@ class _Graded:
         return self.by_assignment[assignment]
 
 
+def _selected(request) -> list[str]:
+    """The assignments the selected tests of this module grade (all of them unless ``-k`` narrows it)."""
+    wanted = set()
+    for item in request.session.items:
+        if item.module is not request.module or "graded" not in getattr(item, "fixturenames", ()):
+            continue
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "assignment" not in params:
+            return list(CORPUS)
+        wanted.add(params["assignment"])
+    return [a for a in CORPUS if a in wanted] or list(CORPUS)
+
+
 @pytest.fixture(scope="module")
-def graded(isolated_jupyter, tmp_path_factory):
+def graded(isolated_jupyter, tmp_path_factory, request):
     # Two course roots graded at the same time, one worker each: one root's runs (a few students
     # per notebook, a start-up and a tail each) would leave one of the two cores idle much of the time.
-    halves = [list(CORPUS)[0::2], list(CORPUS)[1::2]]
+    # Only the assignments the selected tests need (``-k 04_keras`` grades one notebook).
+    wanted = _selected(request)
+    halves = [names for names in (wanted[0::2], wanted[1::2]) if names]
 
     courses = []
     for number, names in enumerate(halves):  # nbgrader's release and collect, one after the other
@@ -273,7 +288,7 @@ def graded(isolated_jupyter, tmp_path_factory):
         for assignment in names:
             pipeline.autograde(course, assignment, jobs=1, force=True, progress=False)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=len(halves)) as pool:
         list(pool.map(grade, halves, courses))
     return _Graded({a: course for names, course in zip(halves, courses) for a in names})
 
@@ -375,6 +390,68 @@ def test_correct_answers_score_full_marks_and_mistakes_are_named(graded, assignm
         shown = "\n".join(text for text, _ in outputs.values())
         if COURSE_FRAME.search(shown):
             problems.append(f"{student}: a frame of course/ is shown")
+    assert not problems, "\n\n".join(problems)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: The most lines a verdict may take, and the lines within which the named mistake and its fix start.
+MAX_LINES, HEAD_LINES = 12, 3
+_TORCH = ("torch", "no_grad", ".grad", "backward()", "optimizer.", "nn.")
+_TF = ("tf.", "GradientTape", "assign_sub")
+_KERAS = ("model.fit", "Dense", "get_weights")
+#: Words of another framework's fix that a notebook's verdicts must not use.
+FOREIGN_WORDS = {
+    "01_numpy_by_hand": _TORCH + _TF + _KERAS, "02_torch_manual": _TF + _KERAS + ("optimizer.",),
+    "03_torch_optim": _TF + _KERAS, "04_keras_sequential": _TORCH + _TF[1:],
+    # Notebook 6 compares the five styles by name (torch_manual, keras…): only their code is foreign.
+    "05_gradient_tape": _TORCH, "06_side_by_side": _TORCH[1:] + _TF + _KERAS,
+}
+
+
+def _verdicts(course, assignment, student) -> list:
+    """``(grade_id, the verdict as the student reads it, mistake ids)`` of every failed test cell."""
+    from course.checks import mistake_ids
+
+    path = course.step_dir("autograded") / student / assignment / f"{assignment}.ipynb"
+    found = []
+    for cell in nbformat.read(str(path), 4).cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        for output in cell.get("outputs", []) if grade_id else []:
+            if output.get("output_type") != "error":
+                continue
+            lines = ANSI.sub("", "\n".join(output.get("traceback", []))).split("\n")
+            lines = [line for line in lines if line.strip()]
+            if lines and lines[0].startswith("✗ Check failed"):
+                lines = lines[1:]
+            # The learner's own frames, when their code raised, come after the verdict.
+            cut = next((i for i, line in enumerate(lines) if line.startswith("Where your code raised")), len(lines))
+            found.append((grade_id, lines[:cut], mistake_ids(output.get("evalue", ""))))
+    return found
+
+
+@pytest.mark.parametrize("assignment", list(CORPUS))
+def test_every_verdict_is_short_and_opens_with_the_named_mistake_and_its_fix(graded, assignment):
+    """No verdict over 12 lines; where a mistake is named, its title and the fix start within 3 lines."""
+    from course.mistakes import MISTAKES
+
+    problems, seen = [], 0
+    foreign = FOREIGN_WORDS[assignment]
+    for number, _ in enumerate(packed(assignment)):
+        for grade_id, lines, ids in _verdicts(graded[assignment], assignment, f"answers-{number}"):
+            seen += 1
+            shown = "\n".join(lines)
+            said = [word for word in foreign if word in shown]
+            if said:
+                problems.append(f"{grade_id}: advice from another framework ({said})\n{shown}")
+            if len(lines) > MAX_LINES:
+                problems.append(f"{grade_id}: {len(lines)} lines\n{shown}")
+            if ids:
+                head = " ".join(" ".join(lines[:HEAD_LINES]).split())
+                title = " ".join(MISTAKES[ids[0]].title.split())
+                if title not in head or "Fix:" not in head:
+                    problems.append(f"{grade_id}: the mistake {ids[0]!r} and its fix are not in the first "
+                                    f"{HEAD_LINES} lines\n{shown}")
+    assert seen, "no failed test cell was read"
     assert not problems, "\n\n".join(problems)
 
 

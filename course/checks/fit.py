@@ -74,8 +74,10 @@ def _judge_fit(w, b, losses, settings, *, subject, check, style="numpy", probe=N
         if lines and subject:  # the call is named once
             loss_line = loss_line[len(subject):]
             loss_line = loss_line[:1].upper() + loss_line[1:]
-        lines.append(("w and b are right, but " + loss_line[0].lower() + loss_line[1:])
-                     if (w_ok and b_ok and not subject) else loss_line[:1].upper() + loss_line[1:])
+        elif w_ok and b_ok:
+            loss_line = (subject + "w and b are right, but " + loss_line[len(subject):][:1].lower()
+                         + loss_line[len(subject) + 1:])
+        lines.append(loss_line)
     found = find_mistakes(w_value, b_value, history, x=x, y=y, lr=lr, epochs=epochs, w0=w0, b0=b0,
                           reduction=reduction, reference=reference, style=style)
     probed, right_text = probe(reference, tol) if probe is not None else ([], "")

@@ -6,7 +6,7 @@ from __future__ import annotations
 # session (``abs``, ``np.isclose``, ``print``…) can change a verdict.  Nothing is looked up
 # in ``__main__``.
 from builtins import (
-    abs, bool, dict, float, int, isinstance, len, max, min, print,
+    abs, bool, dict, float, getattr, int, isinstance, len, max, min, print, type,
 )
 
 from numpy import abs as _np_abs
@@ -53,6 +53,12 @@ def _significant_digits(value) -> int:
         text = text.split("e")[0]
     digits = text.replace(".", "").lstrip("0")
     return max(len(digits.rstrip("0")) if "." not in text else len(digits), 1)
+
+
+def _style_of_value(value) -> str:
+    """The framework a learner's number came from (a tf or torch tensor), for the fix's wording."""
+    module = getattr(type(value), "__module__", "") or ""
+    return "tf" if module.startswith(("tensorflow", "keras")) else "torch" if module.startswith("torch") else "numpy"
 
 
 def _is_whole_count(expected_values, received_values) -> bool:
@@ -111,7 +117,7 @@ def check_value(received, expected, *, name, rtol=RTOL, digits=None, slips=(), w
     if whole and not found and _is_whole_count(expected_values, received_values):
         found.append(Diagnosis("not_whole", dict(received=_fmt(received_values[first]))))
     if found:
-        fail("\n".join(_verdict([line], found)))
+        fail("\n".join(_verdict([line], found, style=_style_of_value(received))))
     if digits:
         # Right to the digits given, but fewer than asked for: say how precise it must be.
         given = min(_significant_digits(v) for v in received_values)

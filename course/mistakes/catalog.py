@@ -43,7 +43,7 @@ MISTAKES = {m.id: m for m in [
     Mistake("sum_reduction", "loss summed instead of averaged",
             "with a summed loss (reduction='sum', or the old MSELoss(size_average=False)) every gradient is "
             "n = {n} times larger, as if the learning rate were {n}× larger",
-            "average the loss: nn.MSELoss() (reduction='mean'), np.mean(...) or tf.reduce_mean(...)"),
+            "average the loss: np.mean((y_pred - y) ** 2), not np.sum(...)"),
     Mistake("mean_reduction", "loss averaged instead of summed",
             "this exercise uses the summed loss (reduction='sum'); the mean makes every step n = {n} times smaller",
             "sum the squared errors: reduction='sum', .sum() or tf.reduce_sum(...)"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 # Bound at import time on purpose (see course.convert).
 from builtins import (
-    abs, bool, dict, enumerate, float, int, len, list, max, range, round, str, tuple,
+    abs, bool, dict, enumerate, float, int, len, list, max, range, str, tuple,
 )
 
 from numpy import asarray as _asarray
@@ -220,11 +220,11 @@ def first_step_text(probes, *, x, y, lr, w0, b0, reduction, tol) -> str:
             right.append(name)
             continue
         ratio = step / want if want else None
-        multiple = f" = {_nice(ratio)}·lr·∂L/∂{name}" if ratio is not None and _nice(ratio) else ""
+        multiple = f" = {_nice(ratio, x.size)}·lr·∂L/∂{name}" if ratio is not None and _nice(ratio, x.size) else ""
         cross = (lr * gb if name == "w" else lr * gw)
         other = "b" if name == "w" else "w"
-        if cross and _nice(step / cross):
-            multiple += f" = {_nice(step / cross)}·lr·∂L/∂{other}"
+        if cross and abs(step / cross - 1.0) <= 1e-3:
+            multiple += f" = lr·∂L/∂{other}, {other}'s step"
         parts.append(f"{name} moved by {-step:.5g} instead of {-want:.5g}{multiple}")
     if not parts:
         return (f"The first epoch's update is right (epochs=1 gives the reference's w and b); "
@@ -234,14 +234,11 @@ def first_step_text(probes, *, x, y, lr, w0, b0, reduction, tol) -> str:
     return lead + "; ".join(parts) + "."
 
 
-def _nice(ratio):
-    """``ratio`` as a short exact-looking multiple (2, −1, 0.5, 6…) or ``""``."""
+def _nice(ratio, n):
+    """``ratio`` as one of the multiples slips give (2, −1, ½, n…), or ``""``."""
     if ratio is None:
         return ""
-    for candidate in (1, -1, 2, -2, 0.5, -0.5, 3, 4, 5, 6, 10, 0.25):
+    for candidate in (1, -1, 2, -2, 0.5, -0.5, 4, 0.25, n, -n):
         if abs(ratio - candidate) <= 1e-3 * abs(candidate):
             return str(int(candidate)) if float(candidate).is_integer() else str(candidate)
-    rounded = round(ratio)
-    if rounded and abs(ratio - rounded) <= 1e-3 * abs(rounded) and abs(rounded) <= 1000:
-        return str(int(rounded))
     return ""
