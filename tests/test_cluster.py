@@ -3,9 +3,12 @@
 The scheduler and the workers are started with the ``dask scheduler`` and
 ``dask worker`` commands an instructor would use (loopback only).  The same
 class is graded on the cluster and with ``--jobs 2``; the gradebooks, status
-records and autograded notebooks must be the same.  A worker is killed with
-SIGKILL while it grades: nobody is lost and nobody is graded twice.  The
-sandbox must be in force on the workers.
+records and autograded notebooks must be the same (the cluster's results are
+entered in bulk, :mod:`autograder.executors.recording`).  A worker is killed
+with SIGKILL while it grades: nobody is lost and nobody is graded twice.  The
+instructor's process is killed with SIGKILL in the middle of a batch: the
+next run grades the students it had not recorded, and the gradebook has
+everyone once.  The sandbox must be in force on the workers.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from autograder.course_dir import Course
 from autograder.demo import catalogue, synthetic
 from autograder.demo.run import write_class
 from autograder.status import load as load_status
+from gradebook_rows import gradebook_rows
 
 pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
@@ -124,10 +128,12 @@ def _gradebook(course: Course) -> dict:
 
 
 def _records(course: Course) -> dict:
+    """The status records, without what the grading process measured (its time, its peak memory)."""
     out = {}
     for student in course.submissions(ASSIGNMENT):
         record = load_status(course, ASSIGNMENT, student).to_json()
         record.pop("seconds")
+        record.pop("grader_peak_mb", None)
         out[student] = record
     return out
 
@@ -201,6 +207,8 @@ def test_the_cluster_gives_exactly_the_grades_of_a_local_run(two_runs):
     assert set(gradebook) == set(CLASS)
     assert gradebook[LATE]["seconds_late"] > 0
     assert gradebook == _gradebook(local)
+    # every row nbgrader keeps (students, submissions, notebooks, grades, comments), column by column
+    assert gradebook_rows(on_cluster, ASSIGNMENT) == gradebook_rows(local, ASSIGNMENT)
     records = _records(on_cluster)
     assert records == _records(local)
     for student in CLASS:
@@ -281,6 +289,68 @@ def test_a_worker_killed_mid_run_loses_no_student_and_grades_none_twice(cluster,
         assert _gradings(course, name) == 1, name
     with Client(cluster, timeout="30s") as client:  # the nanny restarted it: two workers again
         client.wait_for_workers(2, timeout=120)
+
+
+#: ``autograde --cluster`` in a process of its own, whose recorder waits 10 s before its first
+#: batch (results pile up meanwhile), then kills the process with SIGKILL right after the rows of
+#: the second student of a batch of two or more: flushed, not committed.
+KILLED_CLIENT = """
+import json, os, signal, sys, time
+from autograder.cli import main
+from autograder.executors import recording
+
+marker, args = sys.argv[1], sys.argv[2:]
+enter, enter_rows = recording.BulkRecorder.enter, recording.BulkRecorder._enter_rows
+sizes, rows = [], []
+
+def slow_enter(self, batch):
+    sizes.append(len(batch))
+    if len(sizes) == 1:
+        time.sleep(10)
+    return enter(self, batch)
+
+def killing_enter_rows(self, db, staged):
+    enter_rows(self, db, staged)
+    rows.append(staged.returned.student)
+    if sizes[-1] >= 2 and len(rows) - sum(sizes[:-1]) == 2:
+        with open(marker, "w") as handle:
+            json.dump({"batch_sizes": sizes, "killed_after": rows}, handle)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+recording.BulkRecorder.enter, recording.BulkRecorder._enter_rows = slow_enter, killing_enter_rows
+sys.exit(main(args))
+"""
+
+
+def test_an_instructor_killed_in_the_middle_of_a_batch_resumes_without_duplicates_or_losses(cluster, tmp_path):
+    names = [f"{base}-{i}" for i, base in enumerate(["correct", "partial", "mistake-sum-mse"] * 2)]
+    course = _class_root(tmp_path / "course", names)
+    marker = tmp_path / "killed.json"
+    command = ["autograde", ASSIGNMENT, "--root", str(course.root), "--cluster", cluster, *GRADING]
+    done = subprocess.run([sys.executable, "-c", KILLED_CLIENT, str(marker), *command], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+    killed = json.loads(marker.read_text())
+    assert killed["batch_sizes"][-1] >= 2, killed
+    in_batch = killed["killed_after"][-2:]
+    recorded = {n for n in names if load_status(course, ASSIGNMENT, n) is not None}
+    with course.gradebook() as gb:
+        entered = {s.student.id for s in gb.assignment_submissions(ASSIGNMENT)}
+    assert not set(in_batch) & (recorded | entered), "the killed batch was not rolled back"
+    assert recorded == entered and recorded, (recorded, entered)
+
+    assert main(command) == 0  # the next run grades everyone not recorded, and only them
+    rows = gradebook_rows(course, ASSIGNMENT)
+    assert rows["counts"]["submissions"] == len(names) and sorted(rows["submissions"]) == sorted(names)
+    for name in names:
+        record = load_status(course, ASSIGNMENT, name)
+        assert record.state == "graded", (name, record.reason)
+        assert record.score == synthetic.expected_score(ALL[name.rsplit("-", 1)[0]], SOURCE_NB), name
+        assert rows["submissions"][name]["score"] == record.score, name
+        # recorded before the kill: not graded again; in the killed batch: graded again, once;
+        # the others had or had not reached the instructor's log when it was killed
+        expected = {1} if name in recorded else {2} if name in in_batch else {1, 2}
+        assert _gradings(course, name) in expected, (name, _gradings(course, name))
 
 
 #: A student's own cell that looks for the course and the network from inside the kernel.
