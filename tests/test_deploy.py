@@ -204,3 +204,38 @@ def test_doctor_judges_reachability_not_mode_bits(tmp_path):
     group_reach = who_can_read(gradebook)
     assert group_reach is None or group_reach.startswith("the group")
     assert who_can_read(gradebook, allowed_gids={os.stat(gradebook).st_gid}) is None
+
+
+def test_provision_swaps_versions_in_one_exchange_and_ignores_byte_code(tmp_path):
+    """The pieces of provision-env's live upgrade, on small folders: the swap keeps exactly one
+    complete environment at PREFIX/venv at every moment, and __pycache__ is no change."""
+    import os
+    import subprocess
+    import sys
+
+    from autograder.classroom import provision
+
+    prefix = tmp_path / "prefix"
+    (prefix / "venv").mkdir(parents=True)
+    (prefix / "venv" / "old").write_text("old")
+    nxt = prefix / provision.NEXT
+    nxt.mkdir()
+    (nxt / "new").write_text("new")
+    inode_of_new = os.stat(nxt).st_ino
+    how = provision._switch(prefix, prefix / "venv", nxt)
+    assert os.stat(prefix / "venv").st_ino == inode_of_new and (prefix / "venv" / "new").exists()
+    assert (prefix / provision.PREVIOUS / "old").exists() and not nxt.exists()
+    assert "atomic" in how
+
+    source = tmp_path / "source"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(source)], check=True)
+    site = next(source.glob("lib/python*/site-packages"))
+    (site / "mod.py").write_text("x = 1\n")
+    (site / "pkg").mkdir()
+    (site / "pkg" / "__init__.py").write_text("")
+    before = provision.environment_fingerprint(source)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(site)], check=True)
+    assert (site / "__pycache__").is_dir() and (site / "pkg" / "__pycache__").is_dir()
+    assert provision.environment_fingerprint(source) == before
+    (site / "mod2.py").write_text("y = 2\n")
+    assert provision.environment_fingerprint(source) != before  # a new module is a change

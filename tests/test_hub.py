@@ -313,12 +313,13 @@ def test_hub_over_tls_with_a_self_signed_certificate(hub_class: Class):
                            cwd=state, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline, answer = time.monotonic() + 90, None
-        while time.monotonic() < deadline and answer is None:
+        while time.monotonic() < deadline and (answer is None or answer.status_code != 200):
             assert hub.poll() is None, log.read_text()[-3000:]
-            try:
+            try:  # the proxy answers 404 until the hub has given it its routes
                 answer = requests.get(f"https://127.0.0.1:{port}/hub/api/", verify=str(tls / "hub.crt"), timeout=10)
             except requests.ConnectionError:
-                time.sleep(0.5)
+                pass
+            time.sleep(0.5)
         assert answer is not None and answer.status_code == 200, log.read_text()[-3000:]
         assert "version" in answer.json()
         login = requests.get(f"https://127.0.0.1:{port}/hub/login", verify=str(tls / "hub.crt"), timeout=10)

@@ -8,7 +8,7 @@ virtual environment every account can read and run:
 
 * the base interpreter (``sys.base_prefix`` of the source) is used as it is when
   an unprivileged user can run it; otherwise its standard library is hard-linked
-  (``cp -al``; a real copy across file systems) to ``PREFIX/python-<version>`` and the
+  (``cp -al``; a real copy across file systems) to ``PREFIX/python-<tag>`` and the
   interpreter binary is copied with its ``RUNPATH`` made relative
   (``$ORIGIN/../lib``), so it finds its own ``libpython`` and not root's;
 * ``PREFIX/venv`` is created from that interpreter (``-m venv --without-pip``);
@@ -21,17 +21,17 @@ virtual environment every account can read and run:
   repository being readable (or being bound into a sandbox).
 
 Each build is a new version, made beside the live one in ``PREFIX/.venv-next``
-(naming ``PREFIX/venv``, where it will live; an interpreter copy of its own,
-``PREFIX/python-<version>``, where one is needed), checked as an unprivileged
-account, and only then swapped with ``PREFIX/venv`` by one atomic
+(naming ``PREFIX/venv``, where it will live), checked as an unprivileged account,
+and only then swapped with ``PREFIX/venv`` by one atomic
 ``renameat2(RENAME_EXCHANGE)``: nothing ever sees a half-built environment, and a
 failed build leaves the live one as it was.  The version before moves to
-``PREFIX/.venv-previous`` with its interpreter (kept until the next upgrade):
-servers already running keep the code they have loaded and their interpreter;
-modules they import afterwards, and every new server and kernel, come from the
-new version.  (A symlink would not do: the grading sandbox shows the
-environment at its real path, and a ``sys.executable`` through the link is not
-found inside it.)
+``PREFIX/.venv-previous`` (kept until the next upgrade).  The copy of the base
+interpreter, where one is needed, is ``PREFIX/python-<tag>``: one per base
+interpreter, shared by every version built from it.  Servers already running keep
+the code they have loaded and their interpreter; modules they import afterwards,
+and every new server and kernel, come from the new version.  (A symlink would
+not do: the grading sandbox shows the environment at its real path, and a
+``sys.executable`` through the link is not found inside it.)
 
 Files are never written in place (hard links share their contents with the
 source): every rewritten file is unlinked and written anew.  A fingerprint of the
@@ -145,7 +145,11 @@ def provision_environment(prefix: Path, source_prefix: Path = Path(sys.prefix), 
     prefix.mkdir(parents=True, exist_ok=True)
     os.chmod(prefix, 0o755)
     with open(prefix / ".provision.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _log(f"waiting for another provision-env on {prefix} to finish...", quiet)
+            fcntl.flock(lock, fcntl.LOCK_EX)
         fingerprint, project_print = _fingerprint(source_prefix, base, pyname, project_dirs)
         stamp_path = prefix / STAMP
         try:
@@ -162,8 +166,7 @@ def provision_environment(prefix: Path, source_prefix: Path = Path(sys.prefix), 
         nxt = prefix / NEXT
         remove(nxt)
         _log(f"building version {version_id} beside the live one (in {nxt})", quiet)
-        python = _build(prefix, nxt, live, version_id, source_prefix, base, pyname, site_src, projects,
-                        editable_files, quiet)
+        python = _build(prefix, nxt, live, source_prefix, base, pyname, site_src, projects, editable_files, quiet)
         _log(f"built in {time.monotonic() - started:.1f} s", quiet)
         if check:
             _log("checking it as an unprivileged account (imports, JupyterLab and server extensions)...", quiet)
@@ -225,8 +228,7 @@ def _prune_interpreters(prefix: Path) -> None:
             remove(folder)
 
 
-def _build(prefix: Path, venv: Path, live: Path, version_id: str, source_prefix: Path, base: Path,
-           pyname: str, site_src: Path, projects: dict, editable_files: list, quiet: bool) -> Path:
+def _build(prefix: Path, venv: Path, live: Path, source_prefix: Path, base: Path, pyname: str, site_src: Path, projects: dict, editable_files: list, quiet: bool) -> Path:
     """The interpreter (where needed), the venv in ``venv`` naming ``live`` (where it will be), its
     scripts, the project and the sandbox's kernelspec.  Returns its python."""
     python = venv / "bin" / "python"
@@ -235,32 +237,41 @@ def _build(prefix: Path, venv: Path, live: Path, version_id: str, source_prefix:
         base_python = base / "bin" / pyname
         how_base = f"the base interpreter {base_python} as it is"
     else:
-        target = prefix / f"python-{version_id}"
-        remove(target)
-        (target / "bin").mkdir(parents=True)
-        (target / "lib").mkdir()
-        how = copy_tree(base / "lib" / pyname, target / "lib" / pyname)
-        site = target / "lib" / pyname / "site-packages"
-        remove(site)  # the venv does not see the base's site-packages
-        site.mkdir()
-        for lib in base.glob("lib/libpython*.so*"):
-            dst = target / "lib" / lib.name
-            if lib.is_symlink():
-                dst.symlink_to(os.readlink(lib))
-            else:
-                try:
-                    os.link(lib, dst)
-                except OSError:
-                    shutil.copy2(lib, dst)
-        real_exe = Path(os.path.realpath(base / "bin" / pyname))
+        # One copy per base interpreter, shared by the versions built from it: an upgrade of the
+        # packages never removes the standard library a running server still imports from.
+        exe_stat = os.stat(os.path.realpath(base / "bin" / pyname))
+        tag = hashlib.sha256(f"{base} {pyname} {exe_stat.st_size} {exe_stat.st_mtime_ns}".encode()).hexdigest()[:10]
+        target = prefix / f"python-{tag}"
         base_python = target / "bin" / pyname
-        shutil.copy2(real_exe, base_python)  # a private copy: its RUNPATH is patched
-        old = patch_runpath(base_python)
-        for alias in ("python3", "python"):
-            (target / "bin" / alias).symlink_to(pyname)
-        for folder in (target, target / "bin", target / "lib"):
-            os.chmod(folder, 0o755)
-        how_base = f"the base interpreter {base} ({how}; RUNPATH {old} -> $ORIGIN/../lib) in {target}"
+        if (target / ".complete").exists() and base_python.exists():
+            how_base = f"the copy of the base interpreter {base} already in {target}"
+        else:
+            remove(target)
+            (target / "bin").mkdir(parents=True)
+            (target / "lib").mkdir()
+            how = copy_tree(base / "lib" / pyname, target / "lib" / pyname)
+            site = target / "lib" / pyname / "site-packages"
+            remove(site)  # the venv does not see the base's site-packages
+            site.mkdir()
+            for lib in base.glob("lib/libpython*.so*"):
+                dst = target / "lib" / lib.name
+                if lib.is_symlink():
+                    dst.symlink_to(os.readlink(lib))
+                else:
+                    try:
+                        os.link(lib, dst)
+                    except OSError:
+                        shutil.copy2(lib, dst)
+            real_exe = Path(os.path.realpath(base / "bin" / pyname))
+            base_python = target / "bin" / pyname
+            shutil.copy2(real_exe, base_python)  # a private copy: its RUNPATH is patched
+            old = patch_runpath(base_python)
+            for alias in ("python3", "python"):
+                (target / "bin" / alias).symlink_to(pyname)
+            for folder in (target, target / "bin", target / "lib"):
+                os.chmod(folder, 0o755)
+            (target / ".complete").touch()
+            how_base = f"the base interpreter {base} ({how}; RUNPATH {old} -> $ORIGIN/../lib) in {target}"
     _log(f"interpreter: {how_base}", quiet)
 
     # 2. the virtual environment, with the source's packages
