@@ -1,6 +1,7 @@
-# The system-wide nbgrader config of a class on one machine (every account reads it):
-# written by `python -m autograder create-class` to /etc/jupyter/nbgrader_config.py
-# (or --jupyter-config-dir) from deploy/nbgrader_config.system.py.
+# The nbgrader config of a course's students and graders on one machine: written by
+# `python -m autograder create-class` from deploy/nbgrader_config.system.py to
+# /etc/gd-five-ways/<course>/{students,graders}/nbgrader_config.py (or --jupyter-config-dir);
+# the hub points each person's server at their role's folder (JUPYTER_CONFIG_PATH).
 c = get_config()  # noqa: F821 (traitlets provides get_config)
 
 # The course students fetch from and submit to; their student id is their Linux user name.

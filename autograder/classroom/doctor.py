@@ -74,9 +74,14 @@ def diagnose_class(class_file: Path, full_env_check: bool = True) -> tuple[list[
 
     problems += exchange_problems(Path(klass.exchange), klass.course_id, klass.graders_group, klass.students_group)
     problems += role_problems(Path(klass.jupyter_config_dir))
+    if not klass.formgrader_port:
+        problems.append(f"no port for the {klass.course_id} formgrader service in {class_file}: run `create-class` again")
+    else:
+        facts.append(f"formgrader: hub service /services/{klass.course_id}/ as {klass.instructor} on "
+                     f"127.0.0.1:{klass.formgrader_port}, for {klass.graders_group}")
     config = role_dir(Path(klass.jupyter_config_dir), "students") / "nbgrader_config.py"
     if not config.is_file():
-        problems.append(f"no system-wide {config}: run `create-class`")
+        problems.append(f"no students' nbgrader config {config}: run `create-class`")
     else:
         text = config.read_text()
         for want in (klass.course_id, klass.exchange, "PrivateSubmit"):

@@ -9,7 +9,7 @@ adds what its default exchange does not do (nbgrader 0.9.6, read in
   the top folder 0777) and ``inbound/`` has no sticky bit.  A classmate who
   learns a submission's name can read and change it, and can rename it away.
   :class:`PrivateSubmit` (the students' ``ExchangeFactory.submit``, set in the
-  system-wide ``nbgrader_config.py``) closes the submission's folder to all but
+  students' ``nbgrader_config.py``, roles.py) closes the submission's folder to all but
   its owner and the graders' group (02770); :func:`secure_course_exchange` puts the
   course's exchange folder in the graders' group and gives ``inbound/`` the
   sticky bit (03733: nobody deletes or renames an entry they do not own).
