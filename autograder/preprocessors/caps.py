@@ -32,8 +32,8 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 @dataclass
 class Limits:
-    max_messages_per_second: int = 5_000
-    message_burst: int = 50_000
+    max_messages_per_second: int = 1_000
+    message_burst: int = 20_000
     max_comm_bytes: int = 16 * 1024 * 1024
     max_outputs_per_cell: int = 1_000
     max_notebook_output_bytes: int = 32 * 1024 * 1024
