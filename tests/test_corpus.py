@@ -415,7 +415,8 @@ def _verdicts(course, assignment, student) -> list:
     path = course.step_dir("autograded") / student / assignment / f"{assignment}.ipynb"
     found = []
     for cell in nbformat.read(str(path), 4).cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        meta = cell.metadata.get("nbgrader", {})
+        grade_id = meta.get("grade_id") if meta.get("grade") and not meta.get("solution") else None
         for output in cell.get("outputs", []) if grade_id else []:
             if output.get("output_type") != "error":
                 continue

@@ -248,3 +248,32 @@ def test_styles_that_differ_right_or_of_the_wrong_kind(capsys):
     assert capsys.readouterr().out.startswith("✓")
     message = str(verdict(checks.check_styles_that_differ, lambda results, rtol: "numpy", RESULTS, 1e-6))
     assert "should return a list of names" in message
+
+
+# --- notebook 4's make_model ------------------------------------------------------------------
+def _make_model(activation=None, optimizer=None, kind="sequential"):
+    import keras
+
+    def make_model(w0, b0, lr):
+        if kind == "list":
+            return [w0, b0]
+        model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1, activation=activation)])
+        model.compile(optimizer=optimizer or keras.optimizers.SGD(learning_rate=lr), loss="mse")
+        model.set_weights([np.full((1, 1), w0), np.full((1,), b0)])
+        return model
+    return make_model
+
+
+MODEL_EXERCISE = dict(x=TINY.x, y=TINY.y, w0=0.5, b0=-0.25, lr=0.05, epochs=10)
+
+
+def test_make_model_right_passes_and_its_slips_are_keras_verdicts(capsys):
+    pytest.importorskip("keras")
+    checks.check_make_model(_make_model(), **MODEL_EXERCISE)
+    assert capsys.readouterr().out.count("✓") == 3
+    relu = assert_opens_with(verdict(checks.check_make_model, _make_model("relu"), **MODEL_EXERCISE), "relu_activation")
+    assert "torch" not in relu
+    default_lr = assert_opens_with(verdict(checks.check_make_model, _make_model(optimizer="sgd"), **MODEL_EXERCISE),
+                                   "wrong_lr")
+    assert "learning_rate=lr" in default_lr.split("\n")[0]
+    assert "keras.Sequential" in str(verdict(checks.check_make_model, _make_model(kind="list"), **MODEL_EXERCISE))

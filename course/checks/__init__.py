@@ -20,11 +20,13 @@ from ..mistakes import MISTAKES, diagnose
 from .common import FRAMEWORKS, mistake_ids
 from .fit import check_fit, check_fit_function
 from .functions import Exercise, check_glorot_limit, check_gradients, check_mse, check_predict, check_step, exercise_data
+from .keras_model import check_make_model
 from .loops import check_minibatch_epoch, check_styles_that_differ
 from .values import check_value
 
 __all__ = [
     "check_fit", "check_fit_function", "check_predict", "check_mse", "check_gradients", "check_step",
-    "check_glorot_limit", "check_value", "check_minibatch_epoch", "check_styles_that_differ", "diagnose", "mistake_ids", "exercise_data", "Exercise", "MISTAKES",
+    "check_glorot_limit", "check_value", "check_minibatch_epoch", "check_styles_that_differ",
+    "check_make_model", "diagnose", "mistake_ids", "exercise_data", "Exercise", "MISTAKES",
     "FRAMEWORKS",
 ]

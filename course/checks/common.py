@@ -79,8 +79,11 @@ def _named_parts(found, style):
     first, rest = found[0], list(found[1:])
     if first.id == "diverged" and rest:
         cause = rest.pop(0)
+        bound = first.details.get("bound")
+        blew = ("The steps then grew until the numbers overflowed" +
+                (f" (gradient descent on this data is stable only for lr < {bound:.5g})." if bound else "."))
         head = [f"This matches a known mistake, *{first.mistake.title}*. The cause: *{cause.mistake.title}*. "
-                f"Fix: {cause.fix(style)}.", _sentence(cause.why()), _sentence(first.why())]
+                f"Fix: {cause.fix(style)}.", _sentence(cause.why()), blew]
     else:
         head = [f"This matches a known mistake, *{first.mistake.title}*. Fix: {first.fix(style)}.",
                 _sentence(first.why())]
@@ -109,7 +112,8 @@ def mistake_ids(message) -> list:
 def _fail_with(lines, warned=()):
     if warned:
         lines = list(lines)
-        note = f"(While running, your code warned: {warned[0]})"
+        first = warned[0] if len(warned[0]) <= 110 else warned[0][:107].rstrip() + "…"
+        note = f"(While running, your code warned: {first})"
         # Keep the machine-readable mistake line last.
         if lines and _MISTAKE_LINE.match(lines[-1]):
             lines.insert(len(lines) - 1, note)

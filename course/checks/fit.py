@@ -82,6 +82,8 @@ def _judge_fit(w, b, losses, settings, *, subject, check, style="numpy", probe=N
                           reduction=reduction, reference=reference, style=style)
     probed, right_text = probe(reference, tol) if probe is not None else ([], "")
     found = _merge(probed, found)
+    if found and loss_line and len(lines) == 2:  # w or b wrong too: the named mistake explains the losses
+        lines[1] = lines[1].split(": expected", 1)[0] + "."
     context = (f"(Expected values come from the reference NumPy run on the same data with "
                f"{_settings_text(lr, epochs, w0, b0, reduction)}.)")
     extra = [right_text] if right_text and not found else []
