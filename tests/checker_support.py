@@ -34,7 +34,7 @@ def learner_kernel(tmp_path: Path, code: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "kernel.json")], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     path = proc.stdout.readline().strip()
-    assert path.endswith(".agent.sock"), path
+    assert path.endswith(".agent"), path
     return proc, path
 
 

@@ -139,6 +139,19 @@ def test_right_and_wrong_answers_and_the_learner_s_own_error(checker, kernel):
     assert not any("checker" in line or "course/" in line for line in error["traceback"])
 
 
+def test_a_kernel_folder_too_long_for_a_unix_socket_address(checker, tmp_path):
+    deep = tmp_path / ("d" * 90)
+    deep.mkdir()
+    proc, path = learner_kernel(deep, "first_loss = 15.666666")
+    try:
+        assert len(path) > 107
+        source = "from course import checks\nchecks.check_value(first_loss, 15.666666, name='first_loss', digits=4)"
+        assert _passed(_run(checker, AgentLink(path), source))
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_an_undefined_name_names_its_exercise_and_a_plain_assert_shows_its_message(checker, kernel):
     link = kernel("x = 1")
     error = _error(_run(checker, link, "assert w > 0", labels={"w": "Exercise 7"}))

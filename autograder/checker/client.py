@@ -21,6 +21,7 @@ import threading
 import time
 
 from autograder.kernel import wire
+from autograder.kernel.agent import short_address
 
 from .launch import checker_command
 
@@ -42,11 +43,15 @@ class AgentLink:
         if self._sock is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(max(0.1, min(10.0, deadline - time.monotonic())))
+            address, fd = short_address(self.path)
             try:
-                sock.connect(self.path)
+                sock.connect(address)
             except OSError as error:
                 sock.close()
                 raise ConnectionError(f"the kernel's agent does not answer ({error.strerror or error})") from None
+            finally:
+                if fd is not None:
+                    os.close(fd)
             self._sock = sock
         return self._sock
 

@@ -10,7 +10,7 @@ checker's but data.
 
 This module runs in the student's process, so the student's code can change
 it: the grader trusts nothing it sends (every frame is checked, every call has
-a time limit).  It listens on ``<connection file>.agent.sock`` beside the
+a time limit).  It listens on ``<connection file without .json>.agent`` beside the
 kernel's own sockets (the folder the sandbox shares with the grader).
 Started by the hidden cell :data:`autograder.preprocessors.guard_cells.AGENT_SOURCE`.
 """
@@ -38,12 +38,18 @@ _STATE: dict = {}
 def socket_path(connection_file: str) -> str:
     """Where the agent of the kernel with ``connection_file`` listens (the grader computes the same)."""
     stem, _ = os.path.splitext(os.path.abspath(connection_file))
-    path = stem + ".agent.sock"
-    if len(path.encode()) > 100:  # a unix socket's path holds 107 bytes: an unsandboxed kernel's runtime dir
-        import hashlib
+    return stem + ".agent"
 
-        path = os.path.join("/tmp", f"gd-agent-{hashlib.sha256(path.encode()).hexdigest()[:20]}.sock")
-    return path
+
+def short_address(path: str):
+    """``(address, fd)``: ``path`` itself, or ``/proc/self/fd/N/<name>`` where ``path`` is longer than a
+    unix socket's address holds (107 bytes); the caller closes ``fd`` (``None`` when unused) after
+    ``bind`` or ``connect``."""
+    if len(path.encode()) <= 100:
+        return path, None
+    folder, name = os.path.split(path)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    return f"/proc/self/fd/{fd}/{name}", fd
 
 
 class _Capture(io.TextIOBase):
@@ -318,7 +324,12 @@ def start(connection_file: str | None = None) -> str:
     if os.path.exists(path):
         os.unlink(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
+    address, fd = short_address(path)
+    try:
+        listener.bind(address)
+    finally:
+        if fd is not None:
+            os.close(fd)
     os.chmod(path, 0o600)
     listener.listen(1)
     thread = threading.Thread(target=_serve, args=(listener, _Agent(namespace)), name="gd-agent", daemon=True)
