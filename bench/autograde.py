@@ -232,3 +232,25 @@ def cluster_scaling(sizes=(10, 40)) -> dict:
         stop()
         shutil.rmtree(folder, ignore_errors=True)
     return {"rows": rows, "cluster_seconds_per_student": per_student}
+
+
+def cluster_throughput(workers=(1, 2, 4), students: int = 20) -> dict:
+    """Students graded per second by a loopback cluster of 1, 2, 4 one-thread worker processes."""
+    rows, per_s, on_a_worker = [], {}, {}
+    for count in workers:
+        folder = Path(tempfile.mkdtemp(prefix="bench-dask-"))
+        address, stop = _start_cluster(folder, workers=count)
+        root = _class_root(students)
+        try:
+            t = Timing(f"autograde --cluster ({count} workers x 1 thread), {students} students")
+            t.seconds.append(_on_cluster(root, address))
+            _check_every_student_graded(root, students)
+            on_a_worker[str(count)] = _costs(root)[0]
+        finally:
+            stop()
+            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
+        rows.append(t.row())
+        per_s[str(count)] = students / t.median
+    return {"rows": rows, "cluster_students_per_s_graded": per_s,
+            "cluster_seconds_per_student_on_a_worker_by_workers": on_a_worker}

@@ -4,8 +4,10 @@ Prints one table (median, min, max of several runs) and writes
 ``bench/out/latest.json`` with the keys ``course_vs_floor``,
 ``autograde_speedup``, ``slider_ms_median``, ``keras_speedup``,
 ``cluster_overhead`` (``autograde --cluster`` on a loopback Dask cluster of 2
-one-thread workers ÷ ``--jobs 2``, same class, one run) and the scaling rows
-(the cluster's for 10 and 40 students; ``--cluster-160`` adds 160).  Run a
+one-thread workers ÷ ``--jobs 2``, same class, one run), the scaling rows
+(the cluster's for 10 and 40 students; ``--cluster-160`` adds 160),
+``recording_students_per_s`` (the cluster's results entered in bulk, 240 of
+them) and the cluster's students graded per second on 1, 2 and 4 workers.  Run a
 part alone with ``--only NAME`` (repeatable).
 """
 
@@ -33,11 +35,13 @@ GOALS = {  # key: (goal, "higher" or "lower" is better)
     "sandbox_overhead": (1.05, "lower"),
     "course_autograde_speedup": (3.0, "higher"),
     "verdict_overhead": (1.10, "lower"),
+    "recording_students_per_s": (20.0, "higher"),
+    "cluster_overhead": (1.15, "lower"),
 }
 
 
 def _parts(runs: int, students: int, cluster_sizes=(10, 40)):
-    from bench import autograde, cost, first_contact, keras_path, notebooks_floor, sandbox, scaling, slider, verdicts
+    from bench import autograde, cost, first_contact, keras_path, notebooks_floor, recording, sandbox, scaling, slider, verdicts
 
     return {
         "keras": lambda: keras_path.measure(runs),
@@ -53,6 +57,8 @@ def _parts(runs: int, students: int, cluster_sizes=(10, 40)):
         "class_scaling": lambda: autograde.class_scaling(sizes=(10, 20, 40)),
         "cluster": lambda: autograde.cluster_overhead(students=students),
         "cluster_scaling": lambda: autograde.cluster_scaling(sizes=cluster_sizes),
+        "recording": lambda: recording.measure(students=240),
+        "cluster_throughput": lambda: autograde.cluster_throughput(workers=(1, 2, 4), students=students),
         "first_contact": lambda: first_contact.measure(),
         "verdicts": lambda: verdicts.measure(students=students, runs=1),
     }
@@ -77,7 +83,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each measurement")
     parser.add_argument("--students", type=int, default=20, help="class size for the autograde goal")
     parser.add_argument("--only", action="append", help="run only these parts (keras, slider, notebooks, autograde, course_autograde, grading_breakdown, grading_breakdown_keras, "
-                             "scaling, sandbox, class_scaling, cluster, cluster_scaling, first_contact, verdicts)")
+                             "scaling, sandbox, class_scaling, cluster, cluster_scaling, recording, cluster_throughput, first_contact, verdicts)")
     parser.add_argument("--cluster-160", action="store_true",
                         help="add a 160-student class to cluster_scaling (about 10 more minutes on 2 cores)")
     args = parser.parse_args(argv)

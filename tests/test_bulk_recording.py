@@ -127,7 +127,9 @@ def entered(graded, tmp_path_factory):
     recorder = remote.Recorder(by_nbgrader)
     for item in _returned(by_nbgrader, replies):
         recorder.record(ASSIGNMENT, item.student, item.reply, item.fingerprint)
-    results = BulkRecorder(in_bulk, ASSIGNMENT).enter(_returned(in_bulk, replies))
+    bulk = BulkRecorder(in_bulk, ASSIGNMENT)
+    results = bulk.enter(_returned(in_bulk, replies))
+    bulk.close()
     assert [r.error for r in results] == [""] * len(CLASS)
     return by_nbgrader, in_bulk
 
@@ -174,14 +176,14 @@ batches = pickle.loads(open(replies_file, "rb").read())
 recorder = recording.BulkRecorder(course, batches[0][0].assignment)
 recorder.enter(batches[0])
 calls = []
-if where == "rows":  # inside the transaction: the second student's rows are flushed, not committed
-    original = recorder._enter_rows
-    def enter_rows(db, staged):
-        original(db, staged)
+if where == "rows":  # inside the transaction: the batch's rows flushed, not committed
+    original = recorder._late_penalties
+    def late_penalties(db, staged, *args):
+        original(db, staged, *args)
         calls.append(staged)
         if len(calls) == 2:
             os.kill(os.getpid(), signal.SIGKILL)
-    recorder._enter_rows = enter_rows
+    recorder._late_penalties = late_penalties
 else:  # after the commit: the second status record is never written
     original = status.save
     def save(course, result):
@@ -236,7 +238,9 @@ def test_a_recorder_killed_in_the_middle_of_a_batch_resumes_without_duplicates_o
 
     # The next run grades (here: enters) the students without a record, and only those.
     again = [s for s in CLASS if s not in recorded]
-    results = BulkRecorder(killed, ASSIGNMENT).enter(_returned(killed, replies, again))
+    resumed = BulkRecorder(killed, ASSIGNMENT)
+    results = resumed.enter(_returned(killed, replies, again))
+    resumed.close()
     assert [r.error for r in results] == [""] * len(again)
     rows = gradebook_rows(killed, ASSIGNMENT)
     assert rows == gradebook_rows(reference, ASSIGNMENT)  # every student once, every row as in one go

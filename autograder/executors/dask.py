@@ -215,6 +215,8 @@ class Cluster:
         except KeyboardInterrupt:
             self.client.cancel([f for _, f in by_key.values()])
             raise
+        finally:
+            recorder.close()
         return outcomes
 
     @staticmethod

@@ -74,6 +74,51 @@ class Entered:
     error: str = ""
 
 
+def _read_notebook(text: str):
+    """The notebook nbgrader's exporter would read (nbformat 4), without a second schema validation:
+    the worker's nbgrader already read, validated and wrote it."""
+    import json
+
+    from nbformat.v4 import nbjson
+
+    data = json.loads(text)
+    if data.get("nbformat") != 4:
+        return nbformat.reads(text, as_version=4)
+    # nbformat.reads without its validate(), and the outputs of cells that are not graded left as
+    # plain JSON (nothing here reads them): turning them into notebook nodes was most of the reading
+    outputs = [None if cell.get("metadata", {}).get("nbgrader", {}).get("grade") else cell.pop("outputs", None)
+               for cell in data.get("cells", [])]
+    nb = nbjson.JSONReader().to_notebook(data)
+    for cell, cell_outputs in zip(nb.cells, outputs):
+        if cell_outputs is not None:
+            cell["outputs"] = cell_outputs
+    return nb
+
+
+def _remembering_validator():
+    """nbgrader's ``MetadataValidator`` (what ``CheckCellMetadata`` runs), remembering the cells it
+    passed: a cell's check depends only on its type and nbgrader metadata, the same in every
+    student's copy of the assignment, and its JSON-schema check was most of entering a student."""
+    import json
+
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    class RememberingValidator(MetadataValidator):
+        passed: set = set()
+
+        def validate_cell(self, cell) -> None:
+            meta = cell.get("metadata", {}).get("nbgrader")
+            key = None if meta is None else (cell.get("cell_type"), json.dumps(meta, sort_keys=True))
+            if key in self.passed:
+                return
+            super().validate_cell(cell)
+            self.passed.add(key)
+
+    validator = RememberingValidator()
+    validator.passed = set()
+    return validator
+
+
 class _Rejected(Exception):
     """The returned grading cannot be entered as it is; the fallback records why."""
 
@@ -100,6 +145,8 @@ class BulkRecorder:
         self.late = AssignLatePenalties(parent=api)
         self.late.init_plugin()
         self.notebooks = course.notebook_ids(assignment)
+        self.validator = _remembering_validator()
+        self._gradebook = None
         source = Path(course.settings.source) / assignment
         self.source_files = self._other_files(source, exclude=self.converter.exclude_overwriting.get(assignment, []))
 
@@ -113,7 +160,7 @@ class BulkRecorder:
 
     def _stage(self, item: Returned, remote: StudentResult) -> _Staged:
         """Write one returned folder into ``autograded/<student>/<assignment>`` as nbgrader would."""
-        from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+        from nbgrader.nbgraderformat import ValidationError
 
         course, student = self.course, item.student
         staged = course.root / INCOMING / student / self.assignment
@@ -136,12 +183,14 @@ class BulkRecorder:
                 shutil.copy(path, target)
             notebooks = {}
             for notebook in self.notebooks:
-                nb = nbformat.reads((staged / f"{notebook}.ipynb").read_text(encoding="utf-8"), as_version=4)
+                text = (staged / f"{notebook}.ipynb").read_text(encoding="utf-8")
+                nb = _read_notebook(text)
                 try:
-                    MetadataValidator().validate_nb(nb)
+                    self.validator.validate_nb(nb)
                 except ValidationError:
                     raise _Rejected(INVALID_METADATA) from None
-                text = nbformat.writes(nb)  # what nbgrader's NotebookExporter writes
+                # nbgrader's exporter wrote these bytes on the worker (nbformat.writes of the graded
+                # notebook); reading and writing them again here gives the same bytes
                 (destination / f"{notebook}.ipynb").write_text(text if text.endswith("\n") else text + "\n",
                                                               encoding="utf-8")
                 notebooks[notebook] = nb
@@ -152,50 +201,63 @@ class BulkRecorder:
         return _Staged(item, remote, notebooks, timestamp)
 
     # -- rows ---------------------------------------------------------------------------------
-    def _submission(self, db, staged: _Staged):
-        """``update_or_create_student`` and ``update_or_create_submission``, without their commits."""
+    def _rows(self, db, batch: list[_Staged]) -> dict[str, tuple]:
+        """``update_or_create_student`` and ``update_or_create_submission`` for the whole batch,
+        without their commits: per student, the submission and, per notebook, its row and its
+        grades and comments by cell name."""
         from nbgrader import utils
-        from nbgrader.api import Assignment, Comment, Grade, Student, SubmittedAssignment, SubmittedNotebook
+        from nbgrader.api import (Assignment, BaseCell, Comment, Grade, Student, SubmittedAssignment,
+                                  SubmittedNotebook)
 
-        student = db.get(Student, staged.returned.student)
-        if student is None:
-            student = Student(id=staged.returned.student)
-            db.add(student)
+        names = [s.returned.student for s in batch]
         assignment = db.query(Assignment).filter(Assignment.name == self.assignment).one()
-        submission = db.query(SubmittedAssignment).filter(
-            SubmittedAssignment.assignment_id == assignment.id,
-            SubmittedAssignment.student_id == student.id).one_or_none()
-        timestamp = utils.parse_utc(staged.timestamp) if staged.timestamp else None
-        if submission is None:  # add_submission: the assignment's whole structure
-            submission = SubmittedAssignment(assignment=assignment, student=student,
-                                             **({"timestamp": timestamp} if timestamp else {}))
-            for notebook in assignment.notebooks:
-                nb = SubmittedNotebook(notebook=notebook, assignment=submission)
-                for cell in notebook.grade_cells:
-                    Grade(cell_id=cell.id, notebook=nb)
-                for cell in notebook.solution_cells:
-                    Comment(cell_id=cell.id, notebook=nb)
-                for cell in notebook.task_cells:
-                    Comment(cell_id=cell.id, notebook=nb)
-                    Grade(cell_id=cell.id, notebook=nb)
-            db.add(submission)
-        elif timestamp:
-            submission.timestamp = timestamp
-        db.flush()
-        return submission
+        students = {row.id: row for row in db.query(Student).filter(Student.id.in_(names))}
+        existing = {row.student_id: row for row in db.query(SubmittedAssignment).filter(
+            SubmittedAssignment.assignment_id == assignment.id, SubmittedAssignment.student_id.in_(names))}
+        out = {}
+        for staged in batch:
+            name = staged.returned.student
+            if name not in students:
+                students[name] = Student(id=name)
+                db.add(students[name])
+            timestamp = utils.parse_utc(staged.timestamp) if staged.timestamp else None
+            submission = existing.get(name)
+            notebooks = {}
+            if submission is None:  # add_submission: the assignment's whole structure
+                submission = SubmittedAssignment(assignment=assignment, student=students[name],
+                                                 **({"timestamp": timestamp} if timestamp else {}))
+                for notebook in assignment.notebooks:
+                    nb = SubmittedNotebook(notebook=notebook, assignment=submission)
+                    grades, comments = {}, {}
+                    for cell in notebook.grade_cells:
+                        grades[cell.name] = Grade(cell_id=cell.id, notebook=nb)
+                    for cell in notebook.solution_cells:
+                        comments[cell.name] = Comment(cell_id=cell.id, notebook=nb)
+                    for cell in notebook.task_cells:
+                        comments[cell.name] = Comment(cell_id=cell.id, notebook=nb)
+                        grades[cell.name] = Grade(cell_id=cell.id, notebook=nb)
+                    notebooks[notebook.name] = (nb, grades, comments)
+                db.add(submission)
+            else:
+                if timestamp:
+                    submission.timestamp = timestamp
+                for nb in submission.notebooks:
+                    grades = dict(db.query(BaseCell.name, Grade).join(Grade, Grade.cell_id == BaseCell.id)
+                                  .filter(Grade.notebook_id == nb.id).all())
+                    comments = dict(db.query(BaseCell.name, Comment).join(Comment, Comment.cell_id == BaseCell.id)
+                                    .filter(Comment.notebook_id == nb.id).all())
+                    notebooks[nb.notebook.name] = (nb, grades, comments)
+            out[name] = (submission, notebooks)
+        return out
 
-    def _enter_rows(self, db, staged: _Staged) -> None:
-        """One student's rows: SaveAutoGrades then AssignLatePenalties, per notebook."""
+    def _scores(self, staged: _Staged, notebooks: dict) -> None:
+        """``SaveAutoGrades``: each grade cell's score, each solution or task cell's comment."""
         from nbgrader import utils
 
-        submission = self._submission(db, staged)
-        by_name = {nb.name: nb for nb in submission.notebooks}
         for name, nb in staged.notebooks.items():
-            row = by_name.get(name)
-            if row is None:
+            if name not in notebooks:
                 raise _Rejected(f"No such submitted notebook: {self.assignment}/{name}")
-            grades = {g.name: g for g in row.grades}
-            comments = {c.name: c for c in row.comments}
+            _, grades, comments = notebooks[name]
             for cell in nb.cells:
                 grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
                 if utils.is_grade(cell):
@@ -210,60 +272,100 @@ class BulkRecorder:
                     no_response = (cell.metadata.nbgrader.get("checksum", None) == utils.compute_checksum(cell)
                                    and not utils.is_task(cell))
                     comments[grade_id].auto_comment = "No response." if no_response else None
-            db.flush()
-            db.expire(row, ["score"])
+
+    def _late_penalties(self, db, staged: _Staged, submission, notebooks: dict) -> None:
+        """``AssignLatePenalties``: each notebook's penalty from the course's plugin (after a flush)."""
+        from nbgrader.api import SubmittedNotebook
+
+        seconds_late = submission.total_seconds_late
+        for name in staged.notebooks:
+            row = notebooks[name][0]
             row.late_submission_penalty = None
-            seconds_late = submission.total_seconds_late
             if seconds_late > 0:
-                penalty = self.late.plugin_inst.late_submission_penalty(staged.returned.student, row.score,
+                score = db.query(SubmittedNotebook.score).filter(SubmittedNotebook.id == row.id).scalar()
+                penalty = self.late.plugin_inst.late_submission_penalty(staged.returned.student, score,
                                                                         seconds_late)
                 if penalty is not None:
-                    row.late_submission_penalty = min(max(penalty, 0), row.score)
+                    row.late_submission_penalty = min(max(penalty, 0), score)
+
+    def _enter_rows(self, db, batch: list[_Staged]) -> None:
+        """The batch's rows, in three flushes whatever its size."""
+        rows = self._rows(db, batch)
+        for staged in batch:
+            self._scores(staged, rows[staged.returned.student][1])
+        db.flush()
+        for staged in batch:
+            self._late_penalties(db, staged, *rows[staged.returned.student])
         db.flush()
 
-    def _summary(self, db, staged: _Staged) -> StudentResult:
-        """What :func:`autograder.grading.summarize` reads, from this session and the notebooks."""
-        from nbgrader.api import Assignment, Student, SubmittedAssignment
+    def _summaries(self, db, batch: list[_Staged]) -> dict[str, StudentResult]:
+        """What :func:`autograder.grading.summarize` reads, for the whole batch: two queries, and the
+        notebooks for the notes and the named mistakes."""
+        from nbgrader.api import (Assignment, BaseCell, Grade, Student, SubmittedAssignment,
+                                  SubmittedNotebook)
 
         from ..grading import _mistake_ids
         from ..notes import read_notes
 
-        db.expire_all()
-        submission = db.query(SubmittedAssignment).join(Assignment).join(Student).filter(
-            Assignment.name == self.assignment, Student.id == staged.returned.student).one()
-        summary = StudentResult(assignment=self.assignment, student=staged.returned.student, state="graded")
-        summary.score, summary.max_score = float(submission.score), float(submission.max_score)
-        for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                if grade.max_score:
-                    summary.tests[grade.name] = [float(grade.score or 0.0), float(grade.max_score)]
-        for notebook in self.notebooks:
-            nb = staged.notebooks[notebook]
-            summary.notes += read_notes(nb)
-            for cell in nb.cells:
-                if not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-                    continue
-                for output in cell.get("outputs", []):
-                    if output.get("output_type") == "error":
-                        summary.mistakes += [m for m in _mistake_ids(output.get("evalue", ""))
-                                             if m not in summary.mistakes]
-        return summary
+        students = [s.returned.student for s in batch]
+        mine = (Assignment.name == self.assignment, Student.id.in_(students))
+        totals = {student: (score, max_score) for student, score, max_score in
+                  db.query(Student.id, SubmittedAssignment.score, SubmittedAssignment.max_score)
+                  .join(SubmittedAssignment, SubmittedAssignment.student_id == Student.id)
+                  .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id).filter(*mine)}
+        tests: dict[str, dict] = {student: {} for student in students}
+        for student, name, score, max_score in (
+                db.query(Student.id, BaseCell.name, Grade.score, Grade.max_score)
+                .join(SubmittedAssignment, SubmittedAssignment.student_id == Student.id)
+                .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                .join(SubmittedNotebook, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+                .join(Grade, Grade.notebook_id == SubmittedNotebook.id)
+                .join(BaseCell, BaseCell.id == Grade.cell_id).filter(*mine)):
+            if max_score:
+                tests[student][name] = [float(score or 0.0), float(max_score)]
+        out = {}
+        for staged in batch:
+            student = staged.returned.student
+            summary = StudentResult(assignment=self.assignment, student=student, state="graded")
+            summary.score, summary.max_score = (float(v) for v in totals[student])
+            summary.tests = tests[student]
+            for notebook in self.notebooks:
+                nb = staged.notebooks[notebook]
+                summary.notes += read_notes(nb)
+                for cell in nb.cells:
+                    if not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+                        continue
+                    for output in cell.get("outputs", []):
+                        if output.get("output_type") == "error":
+                            summary.mistakes += [m for m in _mistake_ids(output.get("evalue", ""))
+                                                 if m not in summary.mistakes]
+            out[student] = summary
+        return out
 
     def _transaction(self, batch: list[_Staged]) -> dict[str, StudentResult]:
         """All of ``batch``'s rows in one transaction; rolled back entirely when one fails."""
+        from nbgrader.api import Gradebook
+
+        from ..config import COURSE_ID
+
         with warnings.catch_warnings():  # nbgrader's SQLAlchemy warnings (a local worker logs them)
             warnings.simplefilter("ignore")
-            with self.course.gradebook() as gb:
-                db = gb.db
-                try:
-                    for staged in batch:
-                        self._enter_rows(db, staged)
-                    summaries = {s.returned.student: self._summary(db, s) for s in batch}
-                    db.commit()
-                except BaseException:
-                    db.rollback()
-                    raise
+            if self._gradebook is None:  # opened once: no engine, schema check and course row per batch
+                self._gradebook = Gradebook(self.course.settings.resolved_db_url, COURSE_ID)
+            db = self._gradebook.db
+            try:
+                self._enter_rows(db, batch)
+                summaries = self._summaries(db, batch)
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
         return summaries
+
+    def close(self) -> None:
+        if self._gradebook is not None:
+            self._gradebook.close()
+            self._gradebook = None
 
     # -- a batch ------------------------------------------------------------------------------
     def enter(self, batch: list[Returned]) -> list[Entered]:
@@ -287,7 +389,7 @@ class BulkRecorder:
             except (_Rejected, OSError, ValueError) as why:
                 failures[item.student] = (remote, f"recording failed: {why}"[:300])
         try:
-            entered.update(self._transaction(staged))
+            entered.update(self._transaction(staged) if staged else {})
         except Exception:  # noqa: BLE001 - one student's rows spoil the batch: enter them one by one
             for one in staged:
                 try:
