@@ -13,7 +13,7 @@ MISTAKES = [
     ("ex2-fit-keras", _FIT.format(ARGS=", shuffle=False", RET="kernel[0, 0], bias[0]", LOSSES="history.history['loss']"), ("minibatches",)),
     ("ex2-fit-keras", _FIT.format(ARGS="", RET="kernel[0, 0], bias[0]", LOSSES="history.history['loss']"), ("shuffled_minibatches",)),
     ("ex2-fit-keras", _FIT.format(ARGS=", batch_size=len(x), shuffle=False", RET="bias[0], kernel[0, 0]", LOSSES="history.history['loss']"), ("swapped",)),
-    ("ex1-make-model", "model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])\nmodel.compile(optimizer='sgd', loss='mse')\nmodel.set_weights([np.full((1, 1), w0), np.full((1,), b0)])\nreturn model", ()),
+    ("ex1-make-model", "model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])\nmodel.compile(optimizer='sgd', loss='mse')\nmodel.set_weights([np.full((1, 1), w0), np.full((1,), b0)])\nreturn model", ("wrong_lr",)),
     ("ex1-make-model", "model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])\nmodel.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss='mse')\nmodel.set_weights([np.full((1, 1), b0), np.full((1,), w0)])\nreturn model", ()),
 ]
 # A second class's slips (issue 27): each must be named, with a Keras fix (never PyTorch's).
