@@ -96,7 +96,7 @@ class Settings:
     fork_server: bool = True
     #: Grade cells run in a checker process that no student code ran in, asking the student's
     #: kernel for data only (autograder/checker); ``GD_CHECKER=1`` turns it on (off by default: as root it runs as nobody, who cannot read a private checkout).
-    checker: bool = True
+    checker: bool = False
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
