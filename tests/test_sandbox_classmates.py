@@ -36,6 +36,7 @@ from autograder.course_dir import Course
 from autograder.demo import catalogue, synthetic
 from autograder.sandbox import forkserver
 from sandbox_attacks import BREACH
+from test_forkserver import _run as run_in_kernel
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox,
               pytest.mark.skipif(os.geteuid() != 0 or shutil.which("bwrap") is None,
@@ -119,16 +120,7 @@ SHADOWS = {
 
 
 def _run(kc, code: str, timeout: float = 120) -> str:
-    out: list[str] = []
-
-    def hook(message):
-        if message["msg_type"] == "stream":
-            out.append(message["content"]["text"])
-        elif message["msg_type"] == "error":
-            out.append("\n".join(message["content"]["traceback"]))
-
-    kc.execute_interactive(code, output_hook=hook, timeout=timeout)
-    return "".join(out)
+    return run_in_kernel(kc, code, timeout=timeout)
 
 
 def _report(kc) -> dict:
