@@ -244,6 +244,22 @@ def test_committed_clean(nb_path):
 
 # --------------------------------------------------------------------------- (b) nbgrader metadata
 
+
+# Code does not wrap (in the lab or on the feedback page): a longer line makes its box scroll sideways
+# at the browser test's 1280-pixel window (test_browser's feedback page found a 132-character line).
+CODE_LINE_LIMIT = 120
+
+
+@parametrize_notebooks
+def test_code_lines_fit_the_page(nb_path):
+    nb = read(nb_path)
+    long_lines = [
+        f"{describe(nb, index)}: {len(line)} characters: {line[:60]}…"
+        for index, cell in enumerate(nb.cells) if cell.cell_type == "code"
+        for line in cell.source.splitlines() if len(line) > CODE_LINE_LIMIT
+    ]
+    assert not long_lines, f"code lines over {CODE_LINE_LIMIT} characters:\n" + "\n".join(long_lines)
+
 @parametrize_notebooks
 def test_nbgrader_validator_accepts_it(nb_path):
     from nbgrader.nbgraderformat import MetadataValidator

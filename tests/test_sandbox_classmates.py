@@ -284,7 +284,8 @@ def test_floods_are_capped_and_named(isolated_jupyter, tmp_path, capsys):
         size = course.autograded_notebook(ASSIGNMENT, student, ASSIGNMENT).stat().st_size
         assert size < 40 * 1024 * 1024, f"{student}'s autograded notebook is {size} bytes"
         record = status.load(course, ASSIGNMENT, student)
-        # The worker's cap is max(2048 MiB, the kernel's); without the caps it kept all 800 MB.
+        # Without the caps the worker kept all 800 MB (4.1 GiB). With ZMQ's default read-ahead of 1000
+        # messages a loaded machine (CI) still saw 1080 MiB; 16 queued 20 MB messages bound it near 600.
         assert 0 < record.grader_peak_mb < 1024, f"{student}: the grading worker peaked at {record.grader_peak_mb} MiB"
 
 
