@@ -17,6 +17,7 @@ import os
 import select
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -117,9 +118,26 @@ class Checker:
     def _start(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:
             cmd, env, cwd = checker_command(self.sandbox)
+            # Its stderr is kept (the last lines go into "could not start"), never shown to a student.
+            self._stderr = tempfile.TemporaryFile()
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.DEVNULL, env=env, cwd=cwd, bufsize=0)
+                                          stderr=self._stderr, env=env, cwd=cwd, bufsize=0)
         return self._proc
+
+    def _start_failed(self) -> CheckerFailed:
+        """The checker is stopped; the error names the last line it wrote on stderr."""
+        said = ""
+        stderr = getattr(self, "_stderr", None)
+        self.kill()
+        if stderr is not None:
+            try:
+                stderr.seek(0, os.SEEK_END)
+                stderr.seek(max(0, stderr.tell() - 2000))
+                lines = stderr.read().decode("utf-8", "replace").strip().splitlines()
+                said = f": {lines[-1]}" if lines else ""
+            except (OSError, ValueError):
+                pass
+        return CheckerFailed(f"the checker process could not start{said}")
 
     def _send(self, header: dict, blobs=()) -> None:
         self._write(wire.pack(header, list(blobs)))
@@ -178,8 +196,7 @@ class Checker:
                 self._start()
                 self._send({"kind": "begin", "preload": list(preload)})
             except CheckerFailed:
-                self.kill()
-                raise CheckerFailed("the checker process could not start") from None
+                raise self._start_failed() from None
             self._ready_by = time.monotonic() + 120.0 + timeout
 
     def _await_ready(self) -> None:
@@ -189,8 +206,7 @@ class Checker:
         try:
             header, _, _ = self._receive(deadline)
         except (CheckerFailed, wire.WireError):
-            self.kill()
-            raise CheckerFailed("the checker process could not start") from None
+            raise self._start_failed() from None
         if header.get("kind") != "ready":
             self.kill()
             raise CheckerFailed("the checker process did not get ready")

@@ -67,7 +67,9 @@ def sandbox_command(python_cmd: list[str]) -> list[str]:
     for path in _read_only():
         for parent in list(path.parents)[::-1][1:]:
             text = str(parent)
-            if text not in made and not (text == "/usr" or text.startswith(("/usr/", "/tmp"))):
+            # Every folder above a bound path is made 0755 here: one bwrap makes on its own copies the
+            # host's mode, and a checkout under a 0700 `mktemp -d` would be closed to nobody.
+            if text not in made and text not in ("/usr", "/tmp") and not text.startswith("/usr/"):
                 made.add(text)
                 cmd += ["--perms", "0755", "--dir", text]
         cmd += ["--ro-bind", str(path), str(path)]

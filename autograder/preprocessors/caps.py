@@ -13,10 +13,9 @@ message by :class:`autograder.preprocessors.execute.SafeExecute`:
 * **outputs per cell** and **output bytes per notebook**: beyond them, outputs
   are dropped, except error outputs and a cell's first stderr, which decide
   the score and are kept, shortened;
-* and, below nbclient, a short read-ahead queue (ZMQ's ``RCVHWM``: a kernel sending faster
-  than the grader reads waits, its backlog in its own capped memory) and a largest message
-  (``MAXMSGSIZE``): a bigger one never reaches the grader's memory (the kernel's connection
-  is dropped and reconnects).
+* and, below nbclient, a largest message (ZMQ's ``MAXMSGSIZE``): a bigger one
+  never reaches the grader's memory (the kernel's connection is dropped and
+  reconnects).
 
 A student over any cap gets a note naming it.
 """
@@ -29,8 +28,6 @@ from time import monotonic
 
 #: Largest single message a kernel may send the grader (bytes, ZMQ_MAXMSGSIZE).
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-#: Messages ZMQ may read ahead of nbclient (ZMQ_RCVHWM); the rest wait in the kernel's memory.
-MAX_QUEUED_MESSAGES = 16
 
 
 @dataclass

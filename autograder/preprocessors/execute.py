@@ -140,10 +140,6 @@ class SafeExecute(Execute):
             self.kc = self.km.client()
             # A message bigger than this never reaches the grader's memory (the connection drops).
             self.kc.context.setsockopt(zmq.MAXMSGSIZE, caps.MAX_MESSAGE_BYTES)
-            # ZMQ reads ahead of nbclient into a queue of up to RCVHWM messages (1000 by default: 20 GB
-            # of 20 MB widget messages). A short queue pushes back on the kernel instead, whose own
-            # send queue sits in its own memory cap.
-            self.kc.context.setsockopt(zmq.RCVHWM, caps.MAX_QUEUED_MESSAGES)
             await ensure_async(self.kc.start_channels())
             await wait_for_kernel(self.kc, self.km, self.startup_timeout)
         except Exception as error:
