@@ -95,8 +95,8 @@ class Settings:
     #: (``--no-fork-server``, ``GD_FORK=0``) starts each kernel from scratch.
     fork_server: bool = True
     #: Grade cells run in a checker process that no student code ran in, asking the student's
-    #: kernel for data only (autograder/checker); ``GD_CHECKER=1`` turns it on (off by default: as root it runs as nobody, who cannot read a private checkout).
-    checker: bool = False
+    #: kernel for data only (autograder/checker); ``GD_CHECKER=0`` runs them in the kernel, for comparison.
+    checker: bool = True
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -108,7 +108,7 @@ class Settings:
             sandbox=_env_flag("GD_SANDBOX", True),
             figures=_env_flag("GD_GRADE_FIGURES", False),
             fork_server=_env_flag("GD_FORK", True),
-            checker=_env_flag("GD_CHECKER", False),  # off until it starts from a private checkout (runs as nobody)
+            checker=_env_flag("GD_CHECKER", True),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
         for key in ("root", "source"):
