@@ -213,15 +213,20 @@ def summarize(course: Course, assignment: str, student: str, state: str) -> Stud
             nb = nbformat.read(str(path), as_version=4)
         except (OSError, ValueError):
             continue
-        summary.notes += read_notes(nb)
-        for cell in nb.cells:
-            if not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-                continue
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    summary.mistakes += [m for m in _mistake_ids(output.get("evalue", ""))
-                                         if m not in summary.mistakes]
+        add_findings(summary, nb)
     return summary
+
+
+def add_findings(summary: StudentResult, nb) -> None:
+    """Add an autograded notebook's grader notes and the mistakes its grade cells named to ``summary``."""
+    summary.notes += read_notes(nb)
+    for cell in nb.cells:
+        if not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                summary.mistakes += [m for m in _mistake_ids(output.get("evalue", ""))
+                                     if m not in summary.mistakes]
 
 
 def feedback_student(course: Course, assignment: str, student: str) -> dict:

@@ -40,12 +40,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-
 from .. import status
 from ..course_dir import Course
 from ..status import StudentResult
 from .remote import INCOMING, _remove_tree, _write_tree, append_log
+from .returned_notebooks import read_notebook, remembering_validator
 
 #: The most returned gradings entered in one transaction.
 BATCH_SIZE = 64
@@ -74,51 +73,6 @@ class Entered:
     error: str = ""
 
 
-def _read_notebook(text: str):
-    """The notebook nbgrader's exporter would read (nbformat 4), without a second schema validation:
-    the worker's nbgrader already read, validated and wrote it."""
-    import json
-
-    from nbformat.v4 import nbjson
-
-    data = json.loads(text)
-    if data.get("nbformat") != 4:
-        return nbformat.reads(text, as_version=4)
-    # nbformat.reads without its validate(), and the outputs of cells that are not graded left as
-    # plain JSON (nothing here reads them): turning them into notebook nodes was most of the reading
-    outputs = [None if cell.get("metadata", {}).get("nbgrader", {}).get("grade") else cell.pop("outputs", None)
-               for cell in data.get("cells", [])]
-    nb = nbjson.JSONReader().to_notebook(data)
-    for cell, cell_outputs in zip(nb.cells, outputs):
-        if cell_outputs is not None:
-            cell["outputs"] = cell_outputs
-    return nb
-
-
-def _remembering_validator():
-    """nbgrader's ``MetadataValidator`` (what ``CheckCellMetadata`` runs), remembering the cells it
-    passed: a cell's check depends only on its type and nbgrader metadata, the same in every
-    student's copy of the assignment, and its JSON-schema check was most of entering a student."""
-    import json
-
-    from nbgrader.nbgraderformat import MetadataValidator
-
-    class RememberingValidator(MetadataValidator):
-        passed: set = set()
-
-        def validate_cell(self, cell) -> None:
-            meta = cell.get("metadata", {}).get("nbgrader")
-            key = None if meta is None else (cell.get("cell_type"), json.dumps(meta, sort_keys=True))
-            if key in self.passed:
-                return
-            super().validate_cell(cell)
-            self.passed.add(key)
-
-    validator = RememberingValidator()
-    validator.passed = set()
-    return validator
-
-
 class _Rejected(Exception):
     """The returned grading cannot be entered as it is; the fallback records why."""
 
@@ -145,7 +99,7 @@ class BulkRecorder:
         self.late = AssignLatePenalties(parent=api)
         self.late.init_plugin()
         self.notebooks = course.notebook_ids(assignment)
-        self.validator = _remembering_validator()
+        self.validator = remembering_validator()
         self._gradebook = None
         source = Path(course.settings.source) / assignment
         self.source_files = self._other_files(source, exclude=self.converter.exclude_overwriting.get(assignment, []))
@@ -184,7 +138,7 @@ class BulkRecorder:
             notebooks = {}
             for notebook in self.notebooks:
                 text = (staged / f"{notebook}.ipynb").read_text(encoding="utf-8")
-                nb = _read_notebook(text)
+                nb = read_notebook(text)
                 try:
                     self.validator.validate_nb(nb)
                 except ValidationError:
@@ -304,8 +258,7 @@ class BulkRecorder:
         from nbgrader.api import (Assignment, BaseCell, Grade, Student, SubmittedAssignment,
                                   SubmittedNotebook)
 
-        from ..grading import _mistake_ids
-        from ..notes import read_notes
+        from ..grading import add_findings
 
         students = [s.returned.student for s in batch]
         mine = (Assignment.name == self.assignment, Student.id.in_(students))
@@ -330,15 +283,7 @@ class BulkRecorder:
             summary.score, summary.max_score = (float(v) for v in totals[student])
             summary.tests = tests[student]
             for notebook in self.notebooks:
-                nb = staged.notebooks[notebook]
-                summary.notes += read_notes(nb)
-                for cell in nb.cells:
-                    if not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-                        continue
-                    for output in cell.get("outputs", []):
-                        if output.get("output_type") == "error":
-                            summary.mistakes += [m for m in _mistake_ids(output.get("evalue", ""))
-                                                 if m not in summary.mistakes]
+                add_findings(summary, staged.notebooks[notebook])
             out[student] = summary
         return out
 
