@@ -119,6 +119,24 @@ def test_wire_refuses_deep_and_huge_values_before_building_them():
 # Real learners through the proxies
 
 
+def test_a_proxy_s_class_comes_from_what_its_kernel_reported_not_from_a_reused_id():
+    """Each object's reported type decides ``isinstance``: info dicts freed and made again reuse their
+    ids, and a class remembered by id gave a Keras Sequential the class of the object before it."""
+    import collections
+
+    from autograder.checker.session import Session
+
+    session = Session(transport=None)
+    kinds = {"numpy.ndarray": (["numpy", "ndarray"], np.ndarray),
+             "collections.OrderedDict": (["collections", "OrderedDict"], collections.OrderedDict)}
+    for round_ in range(200):
+        name = list(kinds)[round_ % 2]
+        entry, expected = kinds[name]
+        info = {"name": entry[1], "module": entry[0], "mro": [entry, ["builtins", "object"]]}
+        assert session.local_class(info) is expected, (round_, name)
+        del info
+
+
 def test_right_and_wrong_answers_and_the_learner_s_own_error(checker, kernel):
     link = kernel("""
         import numpy as np

@@ -89,7 +89,10 @@ class Session:
         return _proxy.proxy_class(info)(ref, self, info)
 
     def local_class(self, info):
-        key = id(info)
+        # Keyed by what the kernel reported, never by id(info): an info dict that was freed gives its
+        # id to the next one, and a Sequential then resolved as the class of whatever came before.
+        mro = info.get("mro")
+        key = repr(mro[:16]) if isinstance(mro, list) else None
         if key not in self._classes:
             self._classes[key] = _proxy.resolve_class(info)
         return self._classes[key]
