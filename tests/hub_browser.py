@@ -30,11 +30,24 @@ def _log_in(context, k: Class, user: str):
     return page
 
 
+def open_nbgrader_menu(page):
+    """The Nbgrader menu, open. A click on the menu bar toggles: one that lands while the bar is still
+    active from the last Escape closes the menu instead (seen on a loaded machine), so click until open."""
+    menu = page.locator("#jp-mainmenu-nbgrader")
+    for _ in range(5):
+        page.locator(".lm-MenuBar-item", has_text=re.compile(r"^\s*Nbgrader\s*$")).click()
+        try:
+            menu.wait_for(state="visible", timeout=10_000)
+            return menu
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: the click closed it; again
+            page.keyboard.press("Escape")
+    menu.wait_for(state="visible", timeout=10_000)
+    return menu
+
+
 def nbgrader_menu(page) -> set[str]:
     """The labels of the Nbgrader menu's entries, as drawn."""
-    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^\s*Nbgrader\s*$")).click()
-    menu = page.locator("#jp-mainmenu-nbgrader")
-    menu.wait_for(state="visible")
+    menu = open_nbgrader_menu(page)
     labels = {text.strip() for text in menu.locator(".lm-Menu-item:visible .lm-Menu-itemLabel").all_inner_texts()}
     page.keyboard.press("Escape")
     return labels
@@ -59,8 +72,7 @@ def instructor_grades_in_formgrader(k: Class, student: str, comment: str) -> Non
             assert INSTRUCTOR_TOOLS <= tools and not tools & (ALL_TOOLS - INSTRUCTOR_TOOLS), tools
             assert page.locator(CREATE_PANEL).count() == 1
             _no_news_prompt(page)
-            page.locator(".lm-MenuBar-item", has_text=re.compile(r"^\s*Nbgrader\s*$")).click()
-            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^\s*Course List\s*$")).click()
+            open_nbgrader_menu(page).locator(".lm-Menu-itemLabel", has_text=re.compile(r"^\s*Course List\s*$")).click()
             link = page.locator("a", has_text=re.compile(rf"^\s*{re.escape(COURSE)}\s*$")).first
             link.wait_for(state="visible", timeout=60_000)
             href = link.get_attribute("href")
@@ -115,8 +127,8 @@ def student_tools_and_submit(k: Class, user: str) -> None:
             assert tools == STUDENT_TOOLS, tools
             assert page.locator(CREATE_PANEL).count() == 0
             _no_news_prompt(page)
-            page.locator(".lm-MenuBar-item", has_text=re.compile(r"^\s*Nbgrader\s*$")).click()
-            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^\s*Assignment List\s*$")).click()
+            open_nbgrader_menu(page).locator(".lm-Menu-itemLabel",
+                                             has_text=re.compile(r"^\s*Assignment List\s*$")).click()
             page.wait_for_selector(f"text={ASSIGNMENT}", timeout=60_000)
 
             # the feedback: "(view feedback)" shows its folder; the page opens trusted, MathJax runs
