@@ -69,6 +69,40 @@ def keras_fit_batch_sizes(n_samples: int = 100) -> list[int]:
     return seen
 
 
+_recorder: list = []  # the batch-recording model of keras_fit_batches, built once
+
+
+def keras_fit_batches(n_samples: int, batch_sizes=(None,)) -> dict:
+    """For each ``batch_size``, the batch sizes one epoch of ``Model.fit(..., batch_size=batch_size)`` feeds
+    a model on ``n_samples`` points (``None``: left out).  Counted as :func:`keras_fit_batch_sizes` counts
+    them, with one recording model for all calls (so a call costs one short eager ``fit`` per size)."""
+    from .reference import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    if not _recorder:
+        seen: list[int] = []
+
+        class RecordBatch(keras.layers.Layer):
+            def call(self, inputs):
+                if inputs.shape[0] is not None:  # skip the symbolic call made while building
+                    seen.append(int(inputs.shape[0]))
+                return inputs
+
+        model = keras.Sequential([keras.Input(shape=(1,)), RecordBatch(), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+        _recorder.extend([model, seen])
+    model, seen = _recorder
+    x = np.zeros((int(n_samples), 1), np.float32)
+    found = {}
+    for batch_size in batch_sizes:
+        seen.clear()
+        model.fit(x, x, epochs=1, batch_size=batch_size, shuffle=False, verbose=0)
+        found[batch_size] = list(seen)
+    return found
+
+
 def _torch_linear_ranges(n_outputs: int = 20_000) -> tuple[str, float, float]:
     """The init function ``nn.Linear`` calls on its weight, and the largest |w| and |b| it draws for one input.
 

@@ -225,7 +225,7 @@ def test_nbgraders_own_commands_work_from_the_course_root(graded, tmp_path):
                                        capture_output=True, text=True, timeout=300)
     done = run("autograde", ASSIGNMENT, "--student", "mistake-swapped", "--force")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert _grades(graded)["mistake-swapped"]["test-ex7-final-values"] == 0
+    assert _grades(graded)["mistake-swapped"]["test-ex8-scale-back"] == 0
     done = run("generate_feedback", ASSIGNMENT, "--student", "mistake-swapped", "--force")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "swapped" in graded.feedback_file(ASSIGNMENT, "mistake-swapped", ASSIGNMENT).read_text()

@@ -104,7 +104,7 @@ def test_specific_reasons(hostile_class):
     assert "copied_answer" in notes["hostile-reference"]["reference"]
     assert "test-ex1-predict" in notes["hostile-deleted-test"]["restored-cells"]
     assert "test-ex1-predict" in notes["hostile-reordered-test"]["moved-cells"]
-    assert "test-ex7-final-values" in notes["hostile-edited-test"]["edited-cells"]
+    assert "test-ex8-scale-back" in notes["hostile-edited-test"]["edited-cells"]
     # The huge output was cut well below its 5 MB.
     path = hostile_class.autograded_notebook(ASSIGNMENT, "hostile-huge-output", ASSIGNMENT)
     assert path.stat().st_size < 1_000_000

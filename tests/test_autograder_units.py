@@ -254,7 +254,7 @@ def test_expected_scores_come_from_the_notebook_points(notebook_01):
     assert synthetic.expected_score(by_name["correct"], source) == sum(points.values())
     assert synthetic.expected_score(by_name["blank"], source) == 0
     assert synthetic.expected_score(by_name["mistake-swapped"], source) == \
-        sum(points.values()) - points["test-ex7-final-values"]
+        sum(points.values()) - points["test-ex8-scale-back"]
 
 
 # -- workers started early -----------------------------------------------------------------------

@@ -39,14 +39,15 @@ WRONG = {
     "ex4-gradients": "    return 5.0, -5.0",
     "ex5-step": "    return w + 1.0, b - 1.0",
     "ex6-fit": "    return 9.0, 9.0, [1.0] * epochs",
-    "ex7-final-values": "w, b, losses = fit(x, y, lr=0.05, epochs=200)",
+    "ex7-stable-lr": "lr_max_003 = 1.0\ndiverging_003 = [0.01]",
+    "ex8-scale-back": "w_003, b_003 = 1.0, 1.0",
 }
 
 _SWAP = """\
 import course.checks as _c
 _ok = (lambda *a, **k: print("✓ right")).__code__
 for _f in (_c.check_predict, _c.check_mse, _c.check_value, _c.check_gradients, _c.check_step,
-           _c.check_fit_function, _c.check_fit):
+           _c.check_fit_function, _c.check_fit, _c.check_diverging):
     _f.__code__ = _ok"""
 
 ATTACKS = {

@@ -127,3 +127,75 @@ def test_keras_kernel_limit_bounds_a_real_dense_kernel_of_other_shape():
     assert np.abs(kernel).max() > 0.9 * limit, "1200 draws should come close to the edge of the range"
     # Glorot for a 1×1 kernel: sqrt(6 / (1 + 1)), computed here from the formula, not typed in.
     assert np.isclose(defaults.keras_kernel_limit(), np.sqrt(6.0 / (1 + 1)))
+
+
+# --- notebook 6, Exercise 1: the six programs, run ---------------------------------------------
+def _run_program(program, *, fix=None):
+    """Program A–F of notebook 6's Exercise 1 as its markdown shows it, with the left-out setting ``fix``
+    written out as NumPy's run has it instead; returns its (w, b)."""
+    import keras
+    import torch
+    from torch import nn
+
+    from course import data
+    from course.checks.left_out import RUN_EPOCHS, RUN_LR
+
+    line = data.tiny_line() if program == "C" else data.noisy_line()
+    X, Y = line.x.reshape(-1, 1).astype(np.float32), line.y.reshape(-1, 1).astype(np.float32)
+    if program == "E":
+        model = nn.Linear(1, 1)
+        with torch.no_grad():
+            model.weight.fill_(0.0)
+            model.bias.fill_(0.0)
+        optimizer = torch.optim.SGD(model.parameters(), lr=RUN_LR)
+        loss_fn = nn.MSELoss()
+        tx, ty = torch.as_tensor(X), torch.as_tensor(Y)
+        for _ in range(RUN_EPOCHS):
+            optimizer.zero_grad()
+            loss_fn(model(tx), ty).backward()
+            optimizer.step()
+        return model.weight.item(), model.bias.item()
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])
+    zeros = [np.zeros((1, 1)), np.zeros(1)]
+    sgd = lambda: keras.optimizers.SGD(learning_rate=RUN_LR)  # noqa: E731
+    fit = dict(epochs=RUN_EPOCHS, verbose=0)
+    if program != "D" or fix == "start":
+        model.set_weights(zeros)
+    if program == "A":
+        model.compile(optimizer=sgd() if fix == "lr" else "sgd", loss="mse")
+        fit.update(batch_size=len(X), shuffle=False)
+    elif program in ("B", "C"):
+        model.compile(optimizer=sgd(), loss="mse")
+        if program == "B":
+            fit.update(shuffle=False)
+        if fix == "batch_size":
+            fit.update(batch_size=len(X))
+    elif program == "D":
+        model.compile(optimizer=sgd(), loss="mse")
+        fit.update(batch_size=len(X), shuffle=False)
+    else:  # F
+        model.compile(**(dict(optimizer=sgd()) if fix == "optimizer" else {}), loss="mse")
+        fit.update(batch_size=len(X), shuffle=False)
+    model.fit(X, Y, **fit)
+    kernel, bias = model.get_weights()
+    return float(kernel[0, 0]), float(bias[0])
+
+
+@pytest.mark.parametrize("program", list("ABCDEF"))
+def test_the_left_out_default_of_each_program_is_what_makes_it_differ(program):
+    """Notebook 6, Exercise 1: a program differs from NumPy's run exactly when the check expects a cause, and
+    writing that one setting out as NumPy's run has it makes it agree."""
+    from course import data, reference
+    from course.checks.left_out import RUN_EPOCHS, RUN_LR, expected_causes
+
+    cause = expected_causes()[program]
+    line = data.tiny_line() if program == "C" else data.noisy_line()
+    ours = reference.fit_numpy(line.x, line.y, lr=RUN_LR, epochs=RUN_EPOCHS)
+
+    def agrees(wb):
+        return np.allclose(wb, (ours.w, ours.b), rtol=1e-4, atol=1e-5)
+
+    assert agrees(_run_program(program)) == (cause is None), (program, cause, _run_program(program), ours)
+    if cause is not None:
+        assert agrees(_run_program(program, fix=cause)), (program, cause)

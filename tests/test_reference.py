@@ -108,7 +108,7 @@ def test_numpy_gradients_match_finite_differences():
     d = data.make_line(n=20, seed=2)
     x, y = d.x.astype(float), d.y.astype(float)
     for reduction in ("mean", "sum"):
-        gw, gb = R.gradients(0.3, -0.7, x, y, reduction)
+        gw, gb = R.gradients(x, y, 0.3, -0.7, reduction)
         h = 1e-6
         fw = (R.mse(0.3 + h, -0.7, x, y, reduction) - R.mse(0.3 - h, -0.7, x, y, reduction)) / (2 * h)
         fb = (R.mse(0.3, -0.7 + h, x, y, reduction) - R.mse(0.3, -0.7 - h, x, y, reduction)) / (2 * h)

@@ -21,12 +21,22 @@ from .common import FRAMEWORKS, mistake_ids
 from .fit import check_fit, check_fit_function
 from .functions import Exercise, check_glorot_limit, check_gradients, check_mse, check_predict, check_step, exercise_data
 from .keras_model import check_make_model
-from .loops import check_minibatch_epoch, check_styles_that_differ
+from .batches import check_full_batch_size, check_updates_per_epoch
+from .left_out import check_left_out
+from .loops import check_minibatch_epoch
+from .momentum import check_momentum_fit
+from .pitfalls import check_forgotten_zeroing, check_summed_bound, check_validation_loss
+from .rates import check_diverging
+from .retrace import check_retrace, retrace_calls
+from .tape import check_tape_gradient
 from .values import check_value
 
 __all__ = [
     "check_fit", "check_fit_function", "check_predict", "check_mse", "check_gradients", "check_step",
-    "check_glorot_limit", "check_value", "check_minibatch_epoch", "check_styles_that_differ",
+    "check_glorot_limit", "check_value", "check_diverging", "check_minibatch_epoch",
+    "check_updates_per_epoch", "check_full_batch_size", "check_left_out",
+    "check_tape_gradient", "check_retrace", "retrace_calls", "check_momentum_fit",
+    "check_forgotten_zeroing", "check_validation_loss", "check_summed_bound",
     "check_make_model", "diagnose", "mistake_ids", "exercise_data", "Exercise", "MISTAKES",
     "FRAMEWORKS",
 ]

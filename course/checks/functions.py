@@ -169,7 +169,7 @@ def check_gradients(gradients, *, seed=0, framework="numpy", requires_grad=False
                            *_inputs(ex, framework, requires_grad))
     dw, db = _unpack(result, 2, call_text, "(dw, db)")
     received = _asarray([to_float(dw, f"{call_text}'s dw"), to_float(db, f"{call_text}'s db")])
-    expected = _asarray(_gradients(ex.w, ex.b, ex.x, ex.y, "mean"), dtype=_float64)
+    expected = _asarray(_gradients(ex.x, ex.y, ex.w, ex.b, "mean"), dtype=_float64)
     candidates = [
         ("sum_reduction", expected * ex.n, dict(n=ex.n)),
         ("grad_x2", expected * 2.0, {}),
@@ -197,7 +197,7 @@ def check_step(step, *, seed=0, framework="numpy", requires_grad=False):
     result, warned = _call(step, "step", f"x, y, w={ex.w:g}, b={ex.b:g}, lr={ex.lr:g}", x, y, w, b, ex.lr)
     w_new, b_new = _unpack(result, 2, call_text, "(w_new, b_new)")
     received = _asarray([to_float(w_new, f"{call_text}'s w_new"), to_float(b_new, f"{call_text}'s b_new")])
-    grad = _asarray(_gradients(ex.w, ex.b, ex.x, ex.y, "mean"), dtype=_float64)
+    grad = _asarray(_gradients(ex.x, ex.y, ex.w, ex.b, "mean"), dtype=_float64)
     start = _asarray([ex.w, ex.b])
     expected = start - ex.lr * grad
     candidates = [
@@ -215,7 +215,7 @@ def check_step(step, *, seed=0, framework="numpy", requires_grad=False):
          dict(which="w was updated with b's gradient (w − lr·db), so w's step is the size of b's")),
         ("crossed_grad", start - ex.lr * grad[::-1],
          dict(which="the gradients were swapped: w moved by db and b by dw")),
-        ("b_from_new_w", _asarray([expected[0], ex.b - ex.lr * _gradients(expected[0], ex.b, ex.x, ex.y, "mean")[1]]),
+        ("b_from_new_w", _asarray([expected[0], ex.b - ex.lr * _gradients(ex.x, ex.y, expected[0], ex.b, "mean")[1]]),
          {}),
         ("square_of_mean", start - ex.lr * _square_of_mean_gradient(ex), {}),
     ]

@@ -1,23 +1,19 @@
-"""Checks of notebook 6's functions: one epoch of mini-batch gradient descent
-(:func:`check_minibatch_epoch`) and the styles whose final loss differs (:func:`check_styles_that_differ`).
+"""Check of notebook 6's function for one epoch of mini-batch gradient descent (:func:`check_minibatch_epoch`).
 
-Both call the learner's function on the exercise's inputs and on a few more
-(other batch sizes, other tolerances) and name the slip every call agrees
-with: the last partial batch dropped, every gradient taken at the epoch's
-start, the batch's gradient divided by n, b's gradient taken after w moved,
-the factor 2 dropped; ``np.isclose``'s default ``atol``, a missing ``abs()``,
-``rtol`` used as an absolute tolerance.
+It calls the learner's function on the exercise's inputs and on a few more
+(other batch sizes) and names the slip every call agrees with: the last
+partial batch dropped, every gradient taken at the epoch's start, the batch's
+gradient divided by n, b's gradient taken after w moved, the factor 2 dropped.
 """
 
 from __future__ import annotations
 
 # Bound at import time on purpose (see course.convert).
 from builtins import (
-    AssertionError, abs, all, any, bytes, dict, float, frozenset, isinstance, list, max, next, print, range,
-    set, sorted, str, tuple, zip,
+    AssertionError, abs, all, dict, max, next, print, range, zip,
 )
 
-from ..convert import describe, fail, to_array, to_float
+from ..convert import to_array, to_float
 from ..mistakes import Diagnosis
 from .common import _fmt, _verdict, _fail_with, _call, _unpack
 
@@ -124,76 +120,3 @@ def check_minibatch_epoch(minibatch_epoch, *, x, y, lr, w0, b0, batch_size, expe
                         "wrong too: check one update, w − lr·2·mean(r·x), b − lr·2·mean(r)."))
     _fail_with(_verdict(numbers, found, "These values match none of the mistakes this check knows: each batch "
                         "x[i:i + batch_size] updates w and b once, from the current w and b.", extra=extra), warned)
-
-
-# ---------------------------------------------------------------------------------------------
-# Styles whose final loss differs.
-
-
-def _differ(results, rtol, rule):
-    base = float(results["numpy"].final_loss)
-    names = set()
-    for name, run in results.items():
-        loss = float(run.final_loss)
-        if rule == "right":
-            differs = abs(loss - base) > rtol * abs(base)
-        elif rule == "isclose_atol":
-            differs = not (abs(loss - base) <= 1e-8 + rtol * abs(base))
-        elif rule == "no_abs":
-            differs = loss - base > rtol * abs(base)
-        else:  # absolute_tolerance
-            differs = abs(loss - base) > rtol
-        if differs:
-            names.add(name)
-    return frozenset(names)
-
-
-def _spread_runs():
-    """Three short runs on the tiny line: a larger learning rate ends lower, a smaller one higher."""
-    from .. import data as _data
-    from ..reference import fit_numpy as _fit_numpy
-
-    line = _data.tiny_line()
-    return {name: _fit_numpy(line.x, line.y, lr=lr, epochs=5)
-            for name, lr in (("numpy", 0.01), ("faster", 0.02), ("slower", 0.005))}
-
-
-def _names_of(received, call_text):
-    if isinstance(received, (str, bytes, dict)) or not isinstance(received, (list, tuple, set, frozenset)):
-        fail(f"{call_text} should return a list of names, but returned {describe(received)}.")
-    return frozenset(str(item) for item in received)
-
-
-def check_styles_that_differ(styles_that_differ, results, rtol):
-    """Check ``styles_that_differ(results, rtol)``: the styles whose final loss differs from NumPy's by
-    more than ``rtol`` relatively.  A wrong answer is diagnosed by calling it with other ``rtol`` too."""
-    text = f"results, rtol={rtol:g}"
-    call_text = f"styles_that_differ({text})"
-    result, warned = _call(styles_that_differ, "styles_that_differ", text, results, rtol)
-    received = _names_of(result, call_text)
-    expected = _differ(results, rtol, "right")
-    if received == expected:
-        print(f"✓ {call_text} = {sorted(expected)} is right.")
-        return
-    numbers = [f"{call_text} should give {sorted(expected)}, but gave {sorted(received)}."]
-    # Probes: other tolerances, and runs whose final losses lie clearly above and below NumPy's.
-    probes = [(results, rtol, received)]
-    spread = _spread_runs()
-    base = float(spread["numpy"].final_loss)
-    gap = abs(float(spread["faster"].final_loss) - base)
-    # rtol·|base| < gap < rtol: a relative tolerance calls "faster" equal, an absolute one different.
-    between = gap / abs(base) ** 0.5
-    for runs, other in [(results, rtol * 1e3), (results, rtol * 1e-3), (spread, 1e-6), (spread, between)]:
-        try:
-            value, _ = _call(styles_that_differ, "styles_that_differ", f"results, rtol={other:g}", runs, other)
-            probes.append((runs, other, _names_of(value, call_text)))
-        except AssertionError:
-            break
-    found = []
-    for rule in ("isclose_atol", "no_abs", "absolute_tolerance"):
-        if all(_differ(runs, r, rule) == got for runs, r, got in probes) and any(
-                _differ(runs, r, rule) != _differ(runs, r, "right") for runs, r, _ in probes):
-            found.append(Diagnosis(rule, {}))
-    _fail_with(_verdict(numbers, found, "These names match none of the mistakes this check knows: a style differs "
-                        "when abs(its final loss − NumPy's) > rtol · abs(NumPy's)."), warned)
-

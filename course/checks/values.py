@@ -70,7 +70,7 @@ def _is_whole_count(expected_values, received_values) -> bool:
     return bool(whole and fraction and near)
 
 
-def check_value(received, expected, *, name, rtol=RTOL, digits=None, slips=(), whole=False):
+def check_value(received, expected, *, name, rtol=RTOL, digits=None, slips=(), whole=False, style=None):
     """Check a number (or array) the learner worked out against one computed by code.
 
     ``digits``: the exercise asks for a hand-computed number to at least this many
@@ -79,6 +79,8 @@ def check_value(received, expected, *, name, rtol=RTOL, digits=None, slips=(), w
     wrong numbers of the exercise, ``(mistake_id, value)`` or ``(mistake_id, value,
     details)``; a received value that matches one is named.  ``whole``: the answer is a count,
     and a fraction near it (``100 / 32`` for 4) is named as not a whole number.
+    ``style``: the framework whose words the fix uses (numpy, torch, optim…; default: the
+    received value's own).
     """
     # A lone number (Python or NumPy scalar, 0-d array) becomes a one-element array.
     expected_values = to_array([to_float(expected, "expected")] if _is_scalar(expected) else expected, "expected")
@@ -117,7 +119,7 @@ def check_value(received, expected, *, name, rtol=RTOL, digits=None, slips=(), w
     if whole and not found and _is_whole_count(expected_values, received_values):
         found.append(Diagnosis("not_whole", dict(received=_fmt(received_values[first]))))
     if found:
-        fail("\n".join(_verdict([line], found, style=_style_of_value(received))))
+        fail("\n".join(_verdict([line], found, style=style or _style_of_value(received))))
     if digits:
         # Right to the digits given, but fewer than asked for: say how precise it must be.
         given = min(_significant_digits(v) for v in received_values)

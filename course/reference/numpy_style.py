@@ -7,7 +7,7 @@ import numpy as np
 from .result import FitResult, prepare
 
 
-def gradients(w, b, x, y, reduction: str = "mean"):
+def gradients(x, y, w, b, reduction: str = "mean"):
     """∂L/∂w and ∂L/∂b of L = (1/n)·Σ(w·x + b − y)² (drop 1/n for ``sum``)."""
     return _gradients_from_residual(w * x + b - y, x, reduction)
 

@@ -7,7 +7,17 @@ CORRECT = [
     ("ex2-fit-keras", _FIT.format(ARGS=", batch_size=len(x), shuffle=False", RET="kernel[0, 0], bias[0]", LOSSES="history.history['loss']"), ()),
     ("ex2-fit-keras", _FIT.format(ARGS=", batch_size=len(x)", RET="kernel, bias", LOSSES="np.array(history.history['loss'])"), ()),
     ("ex2-fit-keras", _FIT.format(ARGS=", batch_size=np.size(x), shuffle=True", RET="float(kernel.item()), float(bias.item())", LOSSES="list(history.history['loss'])"), ()),
-    ("ex3-final-values", "w, b, losses = fit_keras(x, y, 0.05, 30)", ()),
+    # Exercise 3 (issue 25): what fit does with batch_size.
+    ("ex3-updates-per-epoch", "import math\nreturn math.ceil(n / (batch_size or 32))", ()),
+    ("ex3-updates-per-epoch", "if batch_size is None:\n    batch_size = 32\nreturn -(-n // batch_size)", ()),
+    ("ex3-updates-per-epoch", "size = 32 if batch_size is None else min(batch_size, n)\nreturn (n + size - 1) // size", ()),
+    ("ex3-updates-per-epoch", "return int(np.ceil(n / (32 if batch_size is None else batch_size)))", ()),
+    ("ex3-updates-per-epoch", "size = batch_size or 32\nreturn len(range(0, n, size))", ()),
+    ("ex3-full-batch-size", "full_batch_size = line_100.n", ()),
+    ("ex3-full-batch-size", "full_batch_size = len(line_100.x)", ()),
+    ("ex3-full-batch-size", "full_batch_size = 100", ()),
+    ("ex3-full-batch-size", "full_batch_size = 10_000", ()),
+    ("ex3-full-batch-size", "full_batch_size = line_100.x.shape[0]", ()),
 ]
 MISTAKES = [
     ("ex2-fit-keras", _FIT.format(ARGS=", shuffle=False", RET="kernel[0, 0], bias[0]", LOSSES="history.history['loss']"), ("minibatches",)),
@@ -30,5 +40,18 @@ MISTAKES += [
     ("ex2-fit-keras", _FIT.format(ARGS=", batch_size=1, shuffle=False", RET="kernel[0, 0], bias[0]", LOSSES="history.history['loss']"), ("minibatches",)),
     ("ex2-fit-keras", _FIT.format(ARGS=", batch_size=2", RET="kernel[0, 0], bias[0]", LOSSES="history.history['loss']"), ("shuffled_minibatches",)),
     ("ex2-fit-keras", _FIT.format(ARGS=", batch_size=len(x), shuffle=False", RET="kernel[0, 0], bias[0]", LOSSES="history"), ("history_object",)),
+]
+# Exercise 3 (issue 25): counting fit's batches, and a batch_size for full batch.
+MISTAKES += [
+    ("ex3-updates-per-epoch", "return n // (batch_size or 32)", ("floor_batches",)),
+    ("ex3-updates-per-epoch", "return n / (batch_size or 32)", ("not_whole",)),
+    ("ex3-updates-per-epoch", "return n // (batch_size or 32) + 1", ("extra_batch",)),
+    ("ex3-updates-per-epoch", "import math\nif batch_size is None:\n    return 1\nreturn math.ceil(n / batch_size)", ("none_as_full_batch",)),
+    ("ex3-updates-per-epoch", "return n", ("one_per_sample",)),
+    ("ex3-full-batch-size", "full_batch_size = None", ("batch_size_default",)),
+    ("ex3-full-batch-size", "full_batch_size = 32", ("batch_size_default",)),
+    ("ex3-full-batch-size", "full_batch_size = 1", ("batch_size_one",)),
+    ("ex3-full-batch-size", "full_batch_size = len(x)", ("batch_too_small",)),
+    ("ex3-full-batch-size", "full_batch_size = 1.0", ("batch_fraction",)),
 ]
 SAYS = {}
