@@ -42,31 +42,9 @@ def _float32_value(variable) -> float:
 
 
 def keras_fit_batch_sizes(n_samples: int = 100) -> list[int]:
-    """The batch sizes ``Model.fit`` feeds a model for one epoch on ``n_samples`` with every default.
-
-    ``Model.fit``'s signature says ``batch_size=None``; the size it then uses
-    is only visible by running it.  A layer that records the leading
-    dimension of each batch it sees (the model runs eagerly so the recording
-    happens once per step) tells us.
-    """
-    from .reference import quiet_tensorflow
-
-    quiet_tensorflow()
-    import keras
-
-    seen: list[int] = []
-
-    class RecordBatch(keras.layers.Layer):
-        def call(self, inputs):
-            if inputs.shape[0] is not None:  # skip the symbolic call made while building
-                seen.append(int(inputs.shape[0]))
-            return inputs
-
-    model = keras.Sequential([keras.Input(shape=(1,)), RecordBatch(), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
-    x = np.zeros((n_samples, 1), np.float32)
-    model.fit(x, x, epochs=1, verbose=0)  # every default, as article 000 called it
-    return seen
+    """The batch sizes ``Model.fit`` feeds a model for one epoch on ``n_samples`` with every default
+    (``Model.fit``'s signature says ``batch_size=None``; the size it then uses is only visible by running it)."""
+    return keras_fit_batches(n_samples)[None]
 
 
 _recorder: list = []  # the batch-recording model of keras_fit_batches, built once
@@ -74,8 +52,11 @@ _recorder: list = []  # the batch-recording model of keras_fit_batches, built on
 
 def keras_fit_batches(n_samples: int, batch_sizes=(None,)) -> dict:
     """For each ``batch_size``, the batch sizes one epoch of ``Model.fit(..., batch_size=batch_size)`` feeds
-    a model on ``n_samples`` points (``None``: left out).  Counted as :func:`keras_fit_batch_sizes` counts
-    them, with one recording model for all calls (so a call costs one short eager ``fit`` per size)."""
+    a model on ``n_samples`` points (``None``: left out).
+
+    A layer records the leading dimension of each batch it sees (the model runs eagerly, so the recording
+    happens once per step). One recording model serves every call: a call costs one short eager ``fit``
+    per size, and the sizes do not depend on the weights it trains or on shuffling."""
     from .reference import quiet_tensorflow
 
     quiet_tensorflow()

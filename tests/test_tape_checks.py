@@ -11,27 +11,16 @@ from course import checks, data
 from course.checks import momentum as momentum_check
 from course.checks import retrace
 from course.checks.tape import tape_input
-from course.convert import CheckFailed
-from course.mistakes import MISTAKES
 from course.reference import quiet_tensorflow
+from test_naming import assert_opens_with, verdict
 
 tf = quiet_tensorflow()
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "05_gradient_tape" / "05_gradient_tape.ipynb"
 
 
-def verdict(check, *args, **kwargs) -> CheckFailed:
-    with pytest.raises(CheckFailed) as info:
-        check(*args, **kwargs)
-    return info.value
-
-
 def assert_named_first(error, mistake_id):
-    message = str(error)
-    assert checks.mistake_ids(message)[:1] == [mistake_id], message
+    assert_opens_with(error, mistake_id)
     lines = error.student_lines()
-    head = " ".join(" ".join(lines[:3]).replace("\x1b[1m", "").replace("\x1b[0m", "").split())
-    assert MISTAKES[mistake_id].title in head and "Fix:" in head, "\n".join(lines)
-    assert len(lines) <= 12, "\n".join(lines)
     # Notebook 5's verdicts use none of PyTorch's words (tests/test_corpus.py's FOREIGN_WORDS).
     shown = "\n".join(lines)
     assert not any(word in shown for word in ("torch", "no_grad", ".grad", "backward()", "optimizer.", "nn.")), shown
