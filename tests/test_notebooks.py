@@ -260,6 +260,22 @@ def test_code_lines_fit_the_page(nb_path):
     ]
     assert not long_lines, f"code lines over {CODE_LINE_LIMIT} characters:\n" + "\n".join(long_lines)
 
+
+# nbgrader's Validate dialog lists the failing test cells in a box narrower than the page (919 pixels
+# at the browser test's window: a 117-character line of notebook 1's test made it scroll sideways).
+VISIBLE_TEST_LINE_LIMIT = 100
+
+
+@parametrize_notebooks
+def test_visible_test_lines_fit_validate(nb_path):
+    nb = read(nb_path)
+    long_lines = [
+        f"{describe(nb, index)}: {len(line)} characters: {line[:60]}…"
+        for index, cell in enumerate(nb.cells) if nbgrader_meta(cell).get("grade") and cell.cell_type == "code"
+        for line in cell.source.split("### BEGIN HIDDEN TESTS")[0].splitlines() if len(line) > VISIBLE_TEST_LINE_LIMIT
+    ]
+    assert not long_lines, f"visible test lines over {VISIBLE_TEST_LINE_LIMIT} characters:\n" + "\n".join(long_lines)
+
 @parametrize_notebooks
 def test_nbgrader_validator_accepts_it(nb_path):
     from nbgrader.nbgraderformat import MetadataValidator
