@@ -11,6 +11,7 @@ nbgrader updates the one submission row per student and assignment.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import sys
@@ -75,12 +76,16 @@ def record_path(course: Course, assignment: str, student: str) -> Path:
 def save(course: Course, result: StudentResult) -> None:
     path = record_path(course, result.assignment, result.student)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    # Not named *.json: a write cut short by SIGKILL leaves a file nobody reads as a student's record.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".partial")
     with os.fdopen(fd, "w") as handle:
         json.dump(result.to_json(), handle, indent=1)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+    for stale in path.parent.glob(f".{glob.escape(path.stem)}.*.partial"):  # left by an earlier write that was killed
+        if "." not in stale.name[len(path.stem) + 2:-len(".partial")]:  # this student's, not "<student>.x"'s
+            stale.unlink(missing_ok=True)
 
 
 def load(course: Course, assignment: str, student: str) -> StudentResult | None:

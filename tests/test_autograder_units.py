@@ -278,3 +278,34 @@ def test_workers_started_early_are_used_then_stopped_and_unused_ones_stop_too(tm
     processes = [w.process for w in unused]
     stop_workers(unused)
     assert unused == [] and [p.wait(timeout=60) for p in processes] == [0, 0]
+
+
+# -- status records ------------------------------------------------------------------------------
+def test_a_status_write_cut_short_leaves_no_record(tmp_path, monkeypatch):
+    """SIGKILL between writing a record and renaming it into place: the leftover is never read as a student."""
+    import os
+
+    from autograder import status
+    from autograder.course_dir import Course
+
+    course = Course(config.Settings.from_env(root=tmp_path / "course", source=REPO / "notebooks"))
+    record = status.StudentResult(assignment="01_numpy_by_hand", student="ada", state="graded", score=7.0)
+    status.save(course, record)
+
+    def killed(src, dst):  # the process dies right before the rename
+        raise KeyboardInterrupt
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        status.save(course, status.StudentResult(assignment="01_numpy_by_hand", student="bob", state="graded"))
+    monkeypatch.undo()
+
+    folder = status.record_path(course, "01_numpy_by_hand", "ada").parent
+    assert sorted(p.name for p in folder.glob("*.json")) == ["ada.json"]
+    assert [p.name.startswith(".bob.") for p in folder.iterdir() if p.suffix == ".partial"] == [True]
+    assert status.load(course, "01_numpy_by_hand", "bob") is None
+    assert status.load(course, "01_numpy_by_hand", "ada").score == 7.0
+    # A classmate whose name extends bob's keeps its own write in progress while bob's leftover goes.
+    in_progress = folder / ".bob.x.k2j4h5g6.partial"
+    in_progress.write_text("{}")
+    status.save(course, status.StudentResult(assignment="01_numpy_by_hand", student="bob", state="graded"))
+    assert sorted(p.name for p in folder.iterdir()) == [in_progress.name, "ada.json", "bob.json"]
