@@ -215,7 +215,7 @@ def autograde(course: Course, assignment: str, *, students: list[str] | None = N
         if before_grading is not None:
             before_grading()
         _require_submissions(course, assignment, submitted)
-        connection = Cluster(cluster, sandbox=course.settings.sandbox)
+        connection = Cluster(cluster, sandbox=course.settings.sandbox, course=course, assignment=assignment)
         try:
             return _autograde(course, assignment, submitted, [], jobs=jobs, force=force,
                               student_timeout=student_timeout, progress=progress, on_result=on_result,

@@ -56,8 +56,11 @@ def _scores(root: Path) -> dict[str, float]:
 
 def _env() -> dict:
     home = scratch_home()
+    # A fresh home keeps the user's Jupyter configuration out; the user's cache stays what an
+    # instructor's commands see (the cluster's empty-gradebook template, made by their first run).
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     env = dict(os.environ, HOME=home, JUPYTER_CONFIG_DIR=f"{home}/.jupyter",
-               JUPYTER_DATA_DIR=f"{home}/.local/share/jupyter", PYTHONWARNINGS="ignore")
+               JUPYTER_DATA_DIR=f"{home}/.local/share/jupyter", XDG_CACHE_HOME=cache, PYTHONWARNINGS="ignore")
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
     return env
 

@@ -118,6 +118,69 @@ def test_one_private_root_grades_every_student_as_a_fresh_one_would(graded):
         assert reply["log"].count("===== ") == 1 and f" {student}\n" in reply["log"].splitlines()[0] + "\n"
 
 
+def _bundle_gradebook(bundle: dict, folder: Path) -> dict:
+    """Schema, alembic stamp and row count of every table of a bundle's gradebook, and the names
+    of its assignment's cells (the ids are random)."""
+    import gzip
+    import sqlite3
+
+    path = folder / "gradebook.db"
+    path.write_bytes(gzip.decompress(bundle["gradebook_gz"]))
+    with sqlite3.connect(path) as db:
+        tables = [name for (name,) in db.execute("select name from sqlite_master where type = 'table'")]
+        return {"schema": sorted(db.execute("select type, name, sql from sqlite_master")),
+                "alembic": db.execute("select version_num from alembic_version").fetchall(),
+                "rows": {t: db.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables},
+                "cells": sorted(db.execute("select name from base_cell"))}
+
+
+def test_a_bundles_gradebook_is_copied_from_one_nbgrader_made_once(graded, tmp_path, monkeypatch):
+    """nbgrader makes a new gradebook with an `alembic heads` subprocess (~2 s a run): the bundle
+    copies an empty one it made once, and gets what nbgrader would have made itself."""
+    course, _ = graded
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = remote.assignment_bundle(course, ASSIGNMENT)
+    template = remote.empty_gradebook_template()
+    assert template.parent == tmp_path / "cache" / "gd-five-ways"
+    made = template.stat().st_mtime_ns
+    second = remote.assignment_bundle(course, ASSIGNMENT)
+    assert template.stat().st_mtime_ns == made and os.listdir(template.parent) == [template.name]
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))  # no cache: nbgrader's own
+    fresh = remote.assignment_bundle(course, ASSIGNMENT)
+    read = []
+    for number, bundle in enumerate((first, second, fresh)):
+        (tmp_path / str(number)).mkdir()
+        read.append(_bundle_gradebook(bundle, tmp_path / str(number)))
+    assert read[0] == read[1] == read[2]
+    assert read[0]["rows"]["grade_cells"] > 0 and read[0]["rows"]["submitted_assignment"] == 0
+
+
+def test_a_warmed_up_dask_thread_grades_its_first_student_in_the_process_it_started(graded, tmp_path, monkeypatch):
+    """The warm-up task a cluster run sends each worker first: the thread's grading process is
+    started and asked to get ready; the first student is then graded by it, and the warm-up's own
+    answer is never taken for the student's."""
+    from autograder.executors import dask
+
+    course, replies = graded
+    monkeypatch.setenv("GD_SCRATCH", str(tmp_path))
+    assert dask.warm_up_on_worker(remote.warm_up_payload(course, ASSIGNMENT))
+    grader = dask._thread.grader
+    try:
+        assert grader.alive()
+        bundle = remote.assignment_bundle(course, ASSIGNMENT)
+        for student in ("mistake-sum-mse", "correct"):
+            reply = dask.grade_on_worker(bundle, remote.student_payload(course, ASSIGNMENT, student), 120)
+            assert dask._thread.grader is grader
+            assert reply["kind"] == "graded", reply.get("error")
+            assert reply["summary"]["student"] == student
+            assert reply["summary"]["score"] == replies[student]["summary"]["score"], student
+    finally:
+        grader.stop()
+        dask._thread.private.close()
+        del dask._thread.grader, dask._thread.private
+
+
 @pytest.fixture(scope="module")
 def entered(graded, tmp_path_factory):
     """The same returned gradings entered by nbgrader's converter, one by one, and in one batch."""

@@ -30,11 +30,13 @@ What the local pool guarantees holds here too:
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import threading
 import traceback
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -42,7 +44,8 @@ from .. import status
 from ..course_dir import EXIT_SANDBOX, Course, CourseError
 from .local import TaskOutcome, _Worker
 from .recording import BATCH_SIZE, BulkRecorder, Returned
-from .remote import PrivateRoot, assignment_bundle, grade_payload, private_settings, student_payload
+from .remote import (PrivateRoot, _write_tree, assignment_bundle, grade_payload, private_settings, student_payload,
+                     warm_up_payload)
 
 #: How long to wait for the cluster's first worker (s); ``$GD_CLUSTER_WAIT`` overrides.
 WAIT_FOR_WORKERS_S = 120
@@ -60,6 +63,35 @@ def _scratch() -> Path:
     return base / "gd-autograder" / f"{os.getpid()}-{threading.get_ident()}"
 
 
+def _grader(settings: dict, scratch: Path) -> _Worker:
+    """This Dask thread's grading process, started if it has none alive."""
+    grader = getattr(_thread, "grader", None)
+    if grader is None or not grader.alive():
+        if grader is not None:
+            grader.stop(kill=True)
+        scratch.mkdir(parents=True, exist_ok=True)
+        grader = _thread.grader = _Worker(private_settings({"settings": settings}, scratch), scratch / "grader.log")
+    return grader
+
+
+def warm_up_on_worker(payload: dict) -> bool:
+    """Before a run's first student: this thread's grading process started and asked to get ready
+    (its imports, its sandbox's fork server), as the local pool's workers are, while the
+    instructor's side still builds the bundle.  Nobody waits for it; a failure only means the
+    first student starts it."""
+    scratch = _scratch()
+    try:
+        grader = _grader(payload["settings"], scratch)
+        source = scratch / "source"
+        if source.exists():
+            shutil.rmtree(source, ignore_errors=True)
+        _write_tree(source / payload["assignment"], payload["source"])
+        grader.warm_up(payload["assignment"])
+    except Exception:  # noqa: BLE001 - the first task starts what is missing
+        return False
+    return True
+
+
 def grade_on_worker(bundle: dict, payload: dict, timeout: float) -> dict:
     """One student, on whichever Dask worker the scheduler chose (see :func:`remote.grade_payload`).
 
@@ -69,12 +101,7 @@ def grade_on_worker(bundle: dict, payload: dict, timeout: float) -> dict:
     """
     scratch = _scratch()
     try:
-        grader = getattr(_thread, "grader", None)
-        if grader is None or not grader.alive():
-            if grader is not None:
-                grader.stop(kill=True)
-            scratch.mkdir(parents=True, exist_ok=True)
-            grader = _thread.grader = _Worker(private_settings(bundle, scratch), scratch / "grader.log")
+        grader = _grader(bundle["settings"], scratch)
         private = getattr(_thread, "private", None)
         if private is None or private.key != bundle["key"]:
             if private is not None:
@@ -110,14 +137,21 @@ def _probe(sandbox: bool) -> dict:
 class Cluster:
     """A connection to a Dask scheduler, checked before any student is sent."""
 
-    def __init__(self, address: str, sandbox: bool = True):
+    def __init__(self, address: str, sandbox: bool = True, *, course: Course | None = None,
+                 assignment: str | None = None):
         from distributed import Client
 
         self.address, self.sandbox = address, sandbox
+        # ``assignment``'s bundle is built while we connect and the workers are checked: its new
+        # gradebook costs nbgrader an `alembic heads` subprocess (about 2 s) before any task can go out.
+        self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gd-bundle")
+        self._bundle = (assignment, self._builder.submit(assignment_bundle, course, assignment)) \
+            if course is not None and assignment is not None else None
         wait = float(os.environ.get("GD_CLUSTER_WAIT") or WAIT_FOR_WORKERS_S)
         try:
             self.client = Client(address, timeout=f"{min(CONNECT_S, wait):g}s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
+            self._builder.shutdown(wait=False, cancel_futures=True)
             raise CourseError(f"cannot reach the Dask scheduler at {address}: {error}") from None
         try:
             try:
@@ -125,6 +159,10 @@ class Cluster:
             except TimeoutError:
                 raise CourseError(f"the Dask scheduler at {address} has no workers "
                                   f"(waited {wait:.0f} s): start some with `dask worker {address}`") from None
+            if course is not None and assignment is not None:
+                # Before the check: starting a grading process runs no student code, and the
+                # check's imports on a cold worker (1-2 s) then overlap the grading process's.
+                self._warm_up(course, assignment)
             self._check_workers()
         except BaseException:
             self.close()
@@ -156,6 +194,26 @@ class Cluster:
             self.client.close()
         except Exception:  # noqa: BLE001 - closing a broken connection
             pass
+        self._builder.shutdown(wait=True)
+
+    def _warm_up(self, course: Course, assignment: str) -> None:
+        """One warm-up task per worker (one of its threads), sent before the bundle is ready."""
+        from distributed import fire_and_forget
+
+        try:
+            payload = warm_up_payload(course, assignment)
+            for address in self.client.scheduler_info().get("workers", {}):
+                fire_and_forget(self.client.submit(warm_up_on_worker, payload, workers=[address],
+                                                   allow_other_workers=False, pure=False,
+                                                   key=f"warm-up-{assignment}-{uuid.uuid4().hex}"))
+        except Exception:  # noqa: BLE001 - a warm-up only saves time
+            pass
+
+    def _bundle_of(self, course: Course, assignment: str) -> dict:
+        """The bundle built while connecting (its error raised here), or a new one."""
+        if self._bundle is not None and self._bundle[0] == assignment:
+            return self._bundle[1].result()
+        return assignment_bundle(course, assignment)
 
     def run_tasks(self, course: Course, tasks: list[dict], *, task_timeout: float,
                   recover: Callable[[dict, str], object] | None = None,
@@ -172,7 +230,7 @@ class Cluster:
         if not tasks:
             return []
         assignment = tasks[0]["assignment"]
-        bundle = assignment_bundle(course, assignment)
+        bundle = self._bundle_of(course, assignment)
         recorder = BulkRecorder(course, assignment)
         by_key, fingerprints = {}, {}
         for task in tasks:

@@ -94,11 +94,41 @@ def _copy_assignment_rows(source, target, assignment: str) -> None:
                                                 locked=cell.locked, source=cell.source, checksum=cell.checksum)
 
 
+def empty_gradebook_template() -> Path:
+    """An empty gradebook of this nbgrader version, made once per machine and user by nbgrader.
+
+    nbgrader makes a new gradebook by running ``alembic heads`` in a subprocess: about 2 s of
+    CPU, which every cluster run paid before its first task could go out.  A copy of this file
+    is the same empty gradebook (the tables, the alembic stamp, the course row).
+    """
+    import nbgrader
+    from nbgrader.api import Gradebook
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gd-five-ways"
+    template = cache / f"empty-gradebook-{COURSE_ID}-nbgrader-{nbgrader.__version__}.db"
+    if not template.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".empty-gradebook-", dir=cache) as tmp:
+            made = Path(tmp) / "gradebook.db"
+            with Gradebook(f"sqlite:///{made}", COURSE_ID):
+                pass
+            os.replace(made, template)  # whole or not at all, if two runs make it at once
+    return template
+
+
+def _new_gradebook(path: Path) -> None:
+    try:
+        shutil.copyfile(empty_gradebook_template(), path)
+    except OSError:  # no cache folder to write: nbgrader makes this one itself
+        path.unlink(missing_ok=True)
+
+
 def assignment_bundle(course: Course, assignment: str) -> dict:
     """What every student's task of ``assignment`` shares: source files, gradebook rows, settings."""
     from nbgrader.api import Gradebook
 
     with tempfile.TemporaryDirectory(prefix="gd-bundle-") as tmp:
+        _new_gradebook(Path(tmp) / "gradebook.db")
         url = f"sqlite:///{Path(tmp) / 'gradebook.db'}"
         with course.gradebook() as source, Gradebook(url, COURSE_ID) as target:
             _copy_assignment_rows(source, target, assignment)
@@ -113,6 +143,13 @@ def assignment_bundle(course: Course, assignment: str) -> dict:
         "settings": settings,
         "notebooks": course.notebook_ids(assignment),
     }
+
+
+def warm_up_payload(course: Course, assignment: str) -> dict:
+    """What a worker needs to get ready for ``assignment`` before its first student: the settings
+    and the source folder (which the fork server's imports are read from), no gradebook."""
+    return {"assignment": assignment, "settings": course.settings.to_json(),
+            "source": _read_tree(Path(course.settings.source) / assignment, skip={".ipynb_checkpoints"})}
 
 
 def student_payload(course: Course, assignment: str, student: str) -> dict:
