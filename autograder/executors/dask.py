@@ -30,7 +30,6 @@ What the local pool guarantees holds here too:
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -44,8 +43,8 @@ from .. import status
 from ..course_dir import EXIT_SANDBOX, Course, CourseError
 from .local import TaskOutcome, _Worker
 from .recording import BATCH_SIZE, BulkRecorder, Returned
-from .remote import (PrivateRoot, _write_tree, assignment_bundle, grade_payload, private_settings, student_payload,
-                     warm_up_payload)
+from .remote import (PrivateRoot, assignment_bundle, grade_payload, private_settings, student_payload,
+                     warm_up_payload, write_source)
 
 #: How long to wait for the cluster's first worker (s); ``$GD_CLUSTER_WAIT`` overrides.
 WAIT_FOR_WORKERS_S = 120
@@ -82,10 +81,7 @@ def warm_up_on_worker(payload: dict) -> bool:
     scratch = _scratch()
     try:
         grader = _grader(payload["settings"], scratch)
-        source = scratch / "source"
-        if source.exists():
-            shutil.rmtree(source, ignore_errors=True)
-        _write_tree(source / payload["assignment"], payload["source"])
+        write_source(scratch, payload["assignment"], payload["source"])  # the grader's own root
         grader.warm_up(payload["assignment"])
     except Exception:  # noqa: BLE001 - the first task starts what is missing
         return False
@@ -142,8 +138,9 @@ class Cluster:
         from distributed import Client
 
         self.address, self.sandbox = address, sandbox
-        # ``assignment``'s bundle is built while we connect and the workers are checked: its new
-        # gradebook costs nbgrader an `alembic heads` subprocess (about 2 s) before any task can go out.
+        # ``assignment``'s bundle is built while we connect and the workers are checked: on a user's
+        # first cluster run its empty gradebook costs nbgrader an `alembic heads` subprocess (about
+        # 2 s) before any task can go out; later runs copy it (remote.empty_gradebook_template).
         self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gd-bundle")
         self._bundle = (assignment, self._builder.submit(assignment_bundle, course, assignment)) \
             if course is not None and assignment is not None else None

@@ -94,6 +94,18 @@ def _copy_assignment_rows(source, target, assignment: str) -> None:
                                                 locked=cell.locked, source=cell.source, checksum=cell.checksum)
 
 
+def _source_files(course: Course, assignment: str) -> dict[str, bytes]:
+    return _read_tree(Path(course.settings.source) / assignment, skip={".ipynb_checkpoints"})
+
+
+def write_source(root: Path, assignment: str, files: dict[str, bytes]) -> None:
+    """``root/source/assignment`` holding exactly ``files`` (what was there before removed)."""
+    source = root / "source"
+    if source.exists():
+        _remove_tree(source)
+    _write_tree(source / assignment, files)
+
+
 def empty_gradebook_template() -> Path:
     """An empty gradebook of this nbgrader version, made once per machine and user by nbgrader.
 
@@ -133,7 +145,7 @@ def assignment_bundle(course: Course, assignment: str) -> dict:
         with course.gradebook() as source, Gradebook(url, COURSE_ID) as target:
             _copy_assignment_rows(source, target, assignment)
         gradebook = gzip.compress((Path(tmp) / "gradebook.db").read_bytes())
-    source = _read_tree(Path(course.settings.source) / assignment, skip={".ipynb_checkpoints"})
+    source = _source_files(course, assignment)
     settings = course.settings.to_json()
     return {
         "assignment": assignment,
@@ -149,7 +161,7 @@ def warm_up_payload(course: Course, assignment: str) -> dict:
     """What a worker needs to get ready for ``assignment`` before its first student: the settings
     and the source folder (which the fork server's imports are read from), no gradebook."""
     return {"assignment": assignment, "settings": course.settings.to_json(),
-            "source": _read_tree(Path(course.settings.source) / assignment, skip={".ipynb_checkpoints"})}
+            "source": _source_files(course, assignment)}
 
 
 def student_payload(course: Course, assignment: str, student: str) -> dict:
@@ -197,12 +209,13 @@ class PrivateRoot:
         self.settings = private_settings(bundle, self.root)
 
     def reset(self) -> None:
-        for name in self.STUDENT_FOLDERS + ("source",):
+        for name in self.STUDENT_FOLDERS:
             if (self.root / name).exists():
                 _remove_tree(self.root / name)
+        write_source(self.root, self.assignment, self.bundle["source"])
         for leftover in self.root.iterdir():  # anything else a grading left at the top
-            _remove_tree(leftover) if leftover.is_dir() else leftover.unlink()
-        _write_tree(self.root / "source" / self.assignment, self.bundle["source"])
+            if leftover.name != "source":
+                _remove_tree(leftover) if leftover.is_dir() else leftover.unlink()
         shutil.copyfile(self.template, self.root / "gradebook.db")
 
     def close(self) -> None:
