@@ -24,7 +24,8 @@ import time
 from autograder.kernel import wire
 from autograder.kernel.agent import short_address
 
-from .launch import checker_command
+from .forked import fork_checker
+from .launch import checker_command, checker_env
 
 #: Seconds the checker may take beyond the cell's time limit before it is replaced.
 GRACE = 15.0
@@ -113,15 +114,21 @@ class Checker:
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._ready_by: float | None = None
+        self.forked = False  # the running checker came from a fork server
 
     # -- the process --------------------------------------------------------------------------
-    def _start(self) -> subprocess.Popen:
+    def _start(self):
+        """The running checker: forked by a fork server of this process where there is one, else
+        started by itself (``subprocess.Popen``); both behind the same handle."""
         if self._proc is None or self._proc.poll() is not None:
-            cmd, env, cwd = checker_command(self.sandbox)
             # Its stderr is kept (the last lines go into "could not start"), never shown to a student.
             self._stderr = tempfile.TemporaryFile()
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=self._stderr, env=env, cwd=cwd, bufsize=0)
+            self._proc = fork_checker(checker_env(), self._stderr.fileno()) if self.sandbox else None
+            self.forked = self._proc is not None
+            if self._proc is None:
+                cmd, env, cwd = checker_command(self.sandbox)
+                self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                              stderr=self._stderr, env=env, cwd=cwd, bufsize=0)
         return self._proc
 
     def _start_failed(self) -> CheckerFailed:

@@ -6,6 +6,10 @@ nothing else: no network, no course root, no gradebook, no student's files, no
 socket (it talks to the grader over its stdin and stdout only).  Same
 bubblewrap flags as a student's kernel (:mod:`autograder.sandbox.policy`);
 as root it runs as ``nobody`` with every capability dropped.
+
+Where the grading process forks its kernels (as root), the checker is forked
+by the same fork server instead (:mod:`.forked`): the same view, uid, limits
+and environment, without importing the frameworks again.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import os
 import sys
 from pathlib import Path
 
-CHECKER_UID = 65534
-MEMORY_MB = 6144
+from autograder.sandbox.policy import CHECKER_LIMITS, CHECKER_UID, prlimit_args
+
 _TOP_LEVEL = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
 
@@ -29,7 +33,8 @@ def _read_only() -> list[Path]:
     return paths
 
 
-def _env() -> dict[str, str]:
+def checker_env() -> dict[str, str]:
+    """A sandboxed checker's whole environment."""
     from autograder.sandbox.policy import sandbox_env
     from autograder.sandbox.readiness import import_roots
 
@@ -42,9 +47,7 @@ def sandbox_command(python_cmd: list[str]) -> list[str]:
     from autograder.sandbox.policy import ETC_FILES
     from autograder.sandbox.slots import running_as_root
 
-    mib = 1024 * 1024
-    cmd = ["prlimit", f"--as={MEMORY_MB * mib}", "--nproc=4096", "--nofile=1024", f"--fsize={256 * mib}", "--core=0",
-           "--", "bwrap"]
+    cmd = ["prlimit", *prlimit_args(CHECKER_LIMITS), "--", "bwrap"]
     as_root = running_as_root()
     if as_root:
         cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
@@ -62,7 +65,7 @@ def sandbox_command(python_cmd: list[str]) -> list[str]:
     for name in ETC_FILES:
         if os.path.exists(f"/etc/{name}"):
             cmd += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--size", str(256 * mib), "--tmpfs", "/tmp"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--size", str(CHECKER_LIMITS.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     made: set[str] = set()
     for path in _read_only():
         for parent in list(path.parents)[::-1][1:]:
@@ -74,7 +77,7 @@ def sandbox_command(python_cmd: list[str]) -> list[str]:
                 cmd += ["--perms", "0755", "--dir", text]
         cmd += ["--ro-bind", str(path), str(path)]
     cmd += ["--clearenv"]
-    for name, value in sorted(_env().items()):
+    for name, value in sorted(checker_env().items()):
         cmd += ["--setenv", name, value]
     cmd += ["--chdir", "/tmp", "--"]
     if as_root:

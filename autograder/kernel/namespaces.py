@@ -17,6 +17,7 @@ import stat
 import struct
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
+CLONE_NEWNET, CLONE_NEWUTS = 0x40000000, 0x04000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 1 << 14, 1 << 18
 MNT_DETACH = 2
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 38, 24
@@ -76,6 +77,22 @@ def set_cmdline(argv: list[str]) -> bool:
     return True
 
 
+_RLIMITS = {"nproc": "RLIMIT_NPROC", "nofile": "RLIMIT_NOFILE", "fsize": "RLIMIT_FSIZE", "cpu": "RLIMIT_CPU",
+            "core": "RLIMIT_CORE", "as": "RLIMIT_AS"}
+
+
+def set_rlimits(values: dict) -> None:
+    """Soft and hard limit of each ``prlimit`` name to its value (``None``: unlimited).
+
+    The fork server starts with hard limits high enough for the checker; every kernel lowers
+    them to its own caps here (lowering needs no privilege, and nothing can raise them again)."""
+    import resource
+
+    for name, value in values.items():
+        limit = resource.RLIM_INFINITY if value is None else int(value)
+        resource.setrlimit(getattr(resource, _RLIMITS[name]), (limit, limit))
+
+
 def drop_privileges(uid: int, gid: int) -> None:
     """The slot's uid and gid, no groups, no capabilities now or ever (bounding set, no_new_privs)."""
     last = int(open("/proc/sys/kernel/cap_last_cap").read())
@@ -110,13 +127,7 @@ def apply_seccomp(program: bytes) -> None:
 
 def mounts_below(target: str) -> list[str]:
     """The outermost mount points strictly below ``target`` (the sandbox's binds: sockets, packages)."""
-    found = []
-    with open("/proc/self/mountinfo") as handle:
-        for line in handle:
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
-            if point.startswith(target.rstrip("/") + "/"):
-                found.append(point)
-    found.sort()
+    found = sorted(p for p in mount_points() if p.startswith(target.rstrip("/") + "/"))
     return [p for p in found if not any(p.startswith(q + "/") for q in found if q != p)]
 
 
@@ -158,6 +169,25 @@ def copy_tree(source: str, target: str) -> None:
 def unshare_for_kernel() -> None:
     """New mount, PID and IPC namespaces (the PID one for the children of the caller)."""
     check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+
+
+def unshare_for_checker() -> None:
+    """A kernel's namespaces and a network and UTS namespace of its own: the checker shares nothing
+    with the kernels the same server forks (not even abstract sockets or the loopback)."""
+    check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS), "unshare")
+
+
+def mount_points() -> list[str]:
+    with open("/proc/self/mountinfo") as handle:
+        return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4]) for line in handle]
+
+
+def mounts_outside(allowed: list[str], trees: list[str]) -> list[str]:
+    """Mount points that are neither one of ``allowed`` nor inside one of ``trees``."""
+    def inside(point: str) -> bool:
+        return any(point == top or point.startswith(top.rstrip("/") + "/") for top in trees)
+
+    return [p for p in mount_points() if p not in allowed and not inside(p)]
 
 
 def make_mounts_private() -> None:

@@ -23,6 +23,10 @@ its own before any student code runs:
 
 What the student's code could learn of the server is what it imported, which
 is what a kernel started by itself imports in its set-up cell.  Stdlib only.
+
+On a second socket the server also forks the grader's checker from the same
+state, into a sandbox of its own (:mod:`.checker_fork`); kernels never see
+that socket nor the checker's code.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import signal
 import socket
 import sys
 
-from . import namespaces
+from . import checker_fork, namespaces
 
 #: What follows the interpreter in a kernel's command line (the ``gd-sandbox`` kernelspec's argv).
 #: This server runs with ``-P`` too, so the kernels it forks never have their folder on sys.path.
@@ -61,6 +65,7 @@ class Zygote:
         self.env = dict(os.environ)  # the kernel's environment, as bubblewrap set it
         self.path = list(sys.path)
         self.listener: socket.socket | None = None
+        self.checker_listener: socket.socket | None = None  # the grader's requests for a checker
 
     # -- start-up ---------------------------------------------------------------------------------
     def preload(self) -> list[str]:
@@ -92,21 +97,43 @@ class Zygote:
         return failed
 
     def listen(self) -> None:
-        path = self.config["socket"]
+        self.listener = self._listen(self.config["socket"])
+        if self.config.get("checker_socket") and self.config.get("checker_code"):
+            self.checker_listener = self._listen(self.config["checker_socket"])
+
+    @staticmethod
+    def _listen(path: str) -> socket.socket:
         if os.path.exists(path):
             os.unlink(path)
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
         os.chmod(path, 0o600)
-        self.listener.listen(4)
+        listener.listen(4)
+        return listener
+
+    def _listeners(self) -> list[socket.socket]:
+        return [s for s in (self.listener, self.checker_listener) if s is not None]
+
+    def _checker_request(self) -> None:
+        """Fork the grader's checker (:mod:`.checker_fork`): milliseconds, so it is answered even
+        while a kernel runs (the grader asks for one at its first grade cell)."""
+        conn, _ = self.checker_listener.accept()
+        try:
+            checker_fork.spawn(conn, self.config, self._listeners())
+        except Exception as error:  # noqa: BLE001 - one bad request must not end the server
+            print(f"gd-sandbox fork server: checker request failed: {error!r}", file=sys.stderr, flush=True)
+        finally:
+            conn.close()
 
     # -- serving ----------------------------------------------------------------------------------
     def serve(self) -> None:
         """One kernel at a time; stops when the grader closes our stdin (its lifeline)."""
         while True:
-            ready, _, _ = select.select([self.listener, sys.stdin], [], [])
+            ready, _, _ = select.select([*self._listeners(), sys.stdin], [], [])
             if sys.stdin in ready and not os.read(sys.stdin.fileno(), 4096):
                 return
+            if self.checker_listener in ready:
+                self._checker_request()
             if self.listener in ready:
                 conn, _ = self.listener.accept()
                 try:
@@ -161,8 +188,11 @@ class Zygote:
                 except OSError:
                     pass
                 return
-            ready, _, _ = select.select([conn], [], [], 0.02)
-            if not ready:
+            watched = [conn] + ([self.checker_listener] if self.checker_listener else [])
+            ready, _, _ = select.select(watched, [], [], 0.02)
+            if self.checker_listener in ready:
+                self._checker_request()
+            if conn not in ready:
                 continue
             chunk = conn.recv(4096)
             if not chunk:  # the client was stopped: so is the kernel, and its whole PID namespace
@@ -190,7 +220,8 @@ class Zygote:
         code = 70
         try:
             os.close(report_r)
-            self.listener.close()
+            for listener in self._listeners():
+                listener.close()
             conn.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             namespaces.unshare_for_kernel()
@@ -226,11 +257,15 @@ class Zygote:
             os.closerange(3, 1 << 16)
             namespaces.make_mounts_private()
             namespaces.unmount(os.path.dirname(config["socket"]))  # the server's socket folder
+            if config.get("checker_code"):
+                namespaces.unmount(config["checker_code"])  # the grader's checker: not the kernel's
             size = f"size={config['tmp_bytes']},mode=1777"
             for target in ("/tmp", "/dev/shm", "/home"):
                 namespaces.fresh_tmpfs(target, size)
             namespaces.mount_proc()
             namespaces.set_cmdline(["gd-sandbox-init"])
+            if config.get("kernel_rlimits"):  # the server's hard limits are the checker's: lowered here
+                namespaces.set_rlimits(config["kernel_rlimits"])
             namespaces.drop_privileges(config["uid"], config["gid"])
             namespaces.apply_seccomp(bytes.fromhex(config["seccomp"]))
             work = config["work_dir"]

@@ -145,3 +145,25 @@ def worker_group(kernel_memory_mb: int) -> SandboxCgroup | None:
     group = SandboxCgroup(0, worker_memory_mb(kernel_memory_mb), WORKER_MAX_PROCESSES,
                           name=f"worker-{os.getpid()}-{os.urandom(3).hex()}")
     return group if group.kind != "none" else None
+
+
+def join_own_groups(pid: int) -> list[str]:
+    """Move ``pid`` into this process's own memory and pids cgroups (as root, where they are
+    written); returns the groups it was moved into.  A checker forked in a slot is moved so, out of
+    the slot's group: a student's kernel can then neither use up its memory nor make it the one the
+    out-of-memory killer picks."""
+    if os.geteuid() != 0 or not ROOT.is_dir():
+        return []
+    moved = []
+    with open("/proc/self/cgroup") as handle:
+        for line in handle:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if controllers == "" and (ROOT / "cgroup.controllers").exists():
+                target = ROOT / path.lstrip("/")  # cgroup v2: one tree
+            elif set(controllers.split(",")) & {"memory", "pids"}:
+                target = ROOT / controllers / path.lstrip("/")
+            else:
+                continue
+            _write(target / "cgroup.procs", str(pid))
+            moved.append(str(target))
+    return moved

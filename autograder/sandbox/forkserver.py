@@ -24,6 +24,7 @@ import os
 import select
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -31,8 +32,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.kernel.checker_fork import HELLO
+
 from . import cgroups, seccomp, slots
-from .policy import LAUNCHER_ENV, Layout, Limits, sandbox_env, zygote_command
+from .policy import CHECKER_UID, ETC_FILES, LAUNCHER_ENV, SEED_DIR, TOP_LEVEL, Layout, Limits, sandbox_env, \
+    zygote_command
 from .readiness import import_roots, read_only_paths
 
 ENV = "GD_FORK_SERVER"
@@ -41,6 +45,10 @@ START_TIMEOUT_S = 120
 #: How long the previous kernel may take to be gone before the next one is refused.
 IDLE_TIMEOUT_S = 30
 CLIENT = Path(__file__).with_name("fork_client.py")
+#: The checker's code, shown to the server alone (it forks the grader's checker too).
+CHECKER_CODE = Path(__file__).resolve().parents[1] / "checker"
+#: How long forking a checker may take, its sandbox included (milliseconds when idle).
+CHECKER_TIMEOUT_S = 30
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +89,7 @@ class ForkServer:
     preload: tuple[str, ...]
     process: subprocess.Popen | None = None
     cgroup: cgroups.SandboxCgroup | None = None
+    ready: bool = False
 
     @property
     def control_dir(self) -> Path:
@@ -89,6 +98,10 @@ class ForkServer:
     @property
     def socket_path(self) -> Path:
         return self.control_dir / "zygote.sock"
+
+    @property
+    def checker_socket_path(self) -> Path:
+        return self.control_dir / "checker.sock"
 
     def start(self, env: dict[str, str]) -> None:
         from course.notebook import QUIET_ENV
@@ -101,9 +114,10 @@ class ForkServer:
         # Every kernel it forks loads this filter after dropping its privileges (the server itself
         # needs mount and unshare to build their sandboxes, and runs no student code).
         config = {"socket": str(self.socket_path), "preload": list(self.preload), "env_before_import": QUIET_ENV,
-                  "seccomp": seccomp.program().hex()}
+                  "seccomp": seccomp.program().hex(), "checker_socket": str(self.checker_socket_path),
+                  "checker_uid": CHECKER_UID, "checker_mounts": checker_mounts(layout.read_only)}
         cmd = cgroups.launcher(self.cgroup.procs_files) + zygote_command(
-            sys.executable, layout, self.limits, env, self.control_dir, config)
+            sys.executable, layout, self.limits, env, self.control_dir, config, checker_code=CHECKER_CODE)
         log_file = open(self.slot.kernel_dir / "zygote.log", "wb")
         try:
             self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
@@ -127,6 +141,7 @@ class ForkServer:
             raise ForkServerError(f"the fork server did not start: {self._log_tail()}")
         if status.get("failed"):  # each kernel imports them again and shows its own error
             log.warning("the fork server could not import %s", ", ".join(status["failed"]))
+        self.ready = True
 
     def _log_tail(self) -> str:
         try:
@@ -168,7 +183,39 @@ class ForkServer:
         slots.empty_folder(self.slot.kernel_dir)
         self.start(env)
 
+    def spawn_checker(self, env: dict[str, str], stderr_fd: int) -> tuple[socket.socket, int]:
+        """A checker forked from this server (:mod:`autograder.kernel.checker_fork`): the grader's end
+        of its channel, and its pid here (from the credentials of its first byte: the server's
+        own pid namespace numbers it differently)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # before the checker writes
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as request:
+                request.settimeout(CHECKER_TIMEOUT_S)
+                request.connect(str(self.checker_socket_path))
+                socket.send_fds(request, [json.dumps({"env": env}).encode()], [theirs.fileno(), stderr_fd])
+                answer = request.recv(256)
+            theirs.close()
+            if b'"forked": true' not in answer:
+                raise ForkServerError("the fork server could not fork a checker")
+            ours.settimeout(CHECKER_TIMEOUT_S)
+            data, ancillary, _, _ = ours.recvmsg(1, socket.CMSG_SPACE(12))
+            credentials = [struct.unpack("3i", payload[:12]) for level, kind, payload in ancillary
+                           if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS]
+            if data != HELLO or not credentials or credentials[0][1] != CHECKER_UID:
+                raise ForkServerError("the forked checker did not start (its stderr says why)")
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
+            ours.settimeout(None)
+            return ours, credentials[0][0]
+        except (OSError, ForkServerError) as error:
+            ours.close()
+            theirs.close()
+            if isinstance(error, ForkServerError):
+                raise
+            raise ForkServerError(f"the fork server could not fork a checker: {error}") from None
+
     def stop(self) -> None:
+        self.ready = False
         if self.process is not None:
             try:
                 self.process.stdin.close()  # the server's lifeline
@@ -227,6 +274,23 @@ def acquire(limits: Limits, preload: list[str], env: dict[str, str]) -> ForkServ
         if server not in pool:
             pool.append(server)
     return server
+
+
+def checker_mounts(read_only) -> dict[str, list[str]]:
+    """What a forked checker may keep mounted: the system, the environment and packages, its own
+    code, the seed caches and its own tmpfs, /proc and /dev; never a slot's sockets or input."""
+    exact = ["/", "/tmp", "/home", "/dev/shm", SEED_DIR, *(f"/etc/{name}" for name in (*ETC_FILES, "passwd", "group"))]
+    # /proc: its own, over the server's (whose read-only /proc/sys, /proc/bus... binds it hides)
+    trees = ["/usr", "/dev", "/proc", *(f"/{name}" for name in TOP_LEVEL), *(str(p) for p in read_only),
+             str(CHECKER_CODE)]
+    return {"exact": exact, "trees": trees}
+
+
+def running_server() -> ForkServer | None:
+    """A started fork server of this process (busy or not: it forks a checker while a kernel runs)."""
+    with _lock:
+        return next((server for pool in _servers.values() for server in pool
+                     if server.ready and server.alive()), None)
 
 
 def release(server: ForkServer) -> None:

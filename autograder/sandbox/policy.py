@@ -33,6 +33,7 @@ SEED_DIR = "/sandbox/seed"
 HOME = "/home/student"
 WORK_DIR = f"{HOME}/work"
 
+
 #: Environment variables passed from the grader to the kernel; everything else is dropped
 #: (a database URL, tokens, passwords must never reach student code).
 PASSED_ENV = (
@@ -66,7 +67,8 @@ class Limits:
     #: Largest file the kernel may write (MiB), and the size of each of its tmpfs mounts.
     max_file_mb: int = 256
     tmp_mb: int = 256
-    #: CPU seconds of each process in the sandbox (the per-cell and per-student clocks still apply).
+    #: CPU seconds of each process in the sandbox (the per-cell and per-student clocks still apply;
+    #: 0: none).
     cpu_seconds: int = 1800
 
 
@@ -98,6 +100,13 @@ class Layout:
     def etc_dir(self) -> Path:
         return self.kernel_dir / "etc"
 
+
+#: The uid the grader's checker runs as (as root), forked or started by itself: no kernel's.
+CHECKER_UID = 65534
+#: The checker's caps, forked or started by itself: it serves every student of its grading
+#: process, so it has no CPU limit.
+CHECKER_LIMITS = Limits(memory_mb=6144, max_processes=4096, max_open_files=1024, max_file_mb=256, tmp_mb=256,
+                        cpu_seconds=0)
 
 #: Mount points the sandbox makes itself (tmpfs, proc, dev).
 _OWN_MOUNTS = ("/tmp", "/home", "/dev", "/dev/shm", "/proc")
@@ -144,14 +153,43 @@ def sandbox_env(parent_env: dict[str, str], venv_bin: str, import_roots: list[st
     return env
 
 
-def prlimit_args(limits: Limits) -> list[str]:
-    """util-linux ``prlimit`` options: the caps every process in the sandbox inherits."""
+def rlimits(limits: Limits) -> dict[str, int | None]:
+    """The caps by ``prlimit`` name (``None``: unlimited; an address space of 0 MiB is none)."""
     mib = 1024 * 1024
-    args = [f"--nproc={limits.max_processes}", f"--nofile={limits.max_open_files}",
-            f"--fsize={limits.max_file_mb * mib}", f"--cpu={limits.cpu_seconds}", "--core=0"]
-    if limits.memory_mb > 0:
-        args.append(f"--as={limits.memory_mb * mib}")
+    return {"nproc": limits.max_processes, "nofile": limits.max_open_files, "fsize": limits.max_file_mb * mib,
+            "cpu": limits.cpu_seconds if limits.cpu_seconds > 0 else None, "core": 0,
+            "as": limits.memory_mb * mib if limits.memory_mb > 0 else None}
+
+
+def prlimit_args(limits: Limits, hard: dict[str, int | None] | None = None) -> list[str]:
+    """util-linux ``prlimit`` options: the caps every process in the sandbox inherits.
+
+    ``hard``: higher hard limits, for the fork server only (it lowers them to ``limits`` in every
+    kernel before any student code runs, and gives its checker :data:`CHECKER_LIMITS`)."""
+    def text(value):
+        return "unlimited" if value is None else str(value)
+
+    args = []
+    for name, value in rlimits(limits).items():
+        top = hard.get(name, value) if hard else value
+        if name == "as" and value is None and top is None:
+            continue  # no cap: the grader's own
+        args.append(f"--{name}={text(value)}:{text(top)}" if hard else f"--{name}={text(value)}")
     return args
+
+
+def higher_limits(*limits: Limits) -> dict[str, int | None]:
+    """Each cap at the highest of ``limits`` (``None``, unlimited, is highest)."""
+    merged: dict[str, int | None] = {}
+    for one in limits:
+        for name, value in rlimits(one).items():
+            if name not in merged:
+                merged[name] = value
+            elif merged[name] is None or value is None:
+                merged[name] = None
+            else:
+                merged[name] = max(merged[name], value)
+    return merged
 
 
 #: Capabilities the fork server keeps (as root, in no user namespace) to build each kernel's own
@@ -161,12 +199,13 @@ ZYGOTE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
 
 
 def _bwrap_base(layout: Layout, limits: Limits, env: dict[str, str], *, caps=("CAP_SETUID", "CAP_SETGID"),
-                die_with_parent: bool = True, extra_binds=(), seccomp_fd: int | None = None) -> list[str]:
+                die_with_parent: bool = True, extra_binds=(), extra_ro_binds=(), hard_limits=None,
+                seccomp_fd: int | None = None) -> list[str]:
     """prlimit + bubblewrap with the whole file-system, namespace and environment policy
     (and the seccomp filter bubblewrap reads from ``seccomp_fd``, applied to the command it runs)."""
     tmp_bytes = str(limits.tmp_mb * 1024 * 1024)
     as_root = layout.uid is not None
-    cmd = ["prlimit", *prlimit_args(limits), "--", "bwrap"]
+    cmd = ["prlimit", *prlimit_args(limits, hard_limits), "--", "bwrap"]
     if as_root:
         # Real root: no user namespace (bwrap --uid would only be a label); the uid is
         # dropped inside, after the mounts are made (setpriv, or the fork server).
@@ -194,10 +233,10 @@ def _bwrap_base(layout: Layout, limits: Limits, env: dict[str, str], *, caps=("C
             "--perms", "01777", "--size", tmp_bytes, "--tmpfs", "/dev/shm",
             "--perms", "01777", "--size", tmp_bytes, "--tmpfs", "/tmp",
             "--perms", "01777", "--size", tmp_bytes, "--tmpfs", "/home"]
-    binds = [*layout.read_only, layout.conn_dir, *extra_binds]
+    binds = [*layout.read_only, *extra_ro_binds, layout.conn_dir, *extra_binds]
     for parent in _ancestors(binds):
         cmd += ["--perms", "0755", "--dir", parent]
-    for path in layout.read_only:
+    for path in (*layout.read_only, *extra_ro_binds):
         cmd += ["--ro-bind", str(path), str(path)]
     for path in extra_binds:
         cmd += ["--bind", str(path), str(path)]
@@ -229,7 +268,7 @@ def sandbox_command(kernel_cmd: list[str], layout: Layout, limits: Limits,
 
 
 def zygote_command(python: str, layout: Layout, limits: Limits, env: dict[str, str], control_dir: Path,
-                   config: dict) -> list[str]:
+                   config: dict, checker_code: Path | None = None) -> list[str]:
     """The command that starts the slot's fork server (:mod:`autograder.kernel.zygote`), as root only.
 
     The same file system, namespaces, limits and environment as one kernel's
@@ -238,12 +277,19 @@ def zygote_command(python: str, layout: Layout, limits: Limits, env: dict[str, s
     own, and drops to the slot's uid in each of them; it stops when the grader
     closes its stdin rather than with its parent *thread* (bubblewrap's
     ``--die-with-parent``), since kernels are started from passing threads.
+
+    ``checker_code`` (``autograder/checker``, read-only) is shown to the server
+    alone: it forks the grader's checker too, and each kernel unmounts it.
     """
     if layout.uid is None:
         raise ValueError("the fork server runs as root only")
     import json
 
-    cmd = _bwrap_base(layout, limits, env, caps=ZYGOTE_CAPS, die_with_parent=False, extra_binds=(control_dir,))
+    cmd = _bwrap_base(layout, limits, env, caps=ZYGOTE_CAPS, die_with_parent=False, extra_binds=(control_dir,),
+                      extra_ro_binds=(checker_code,) if checker_code else (),
+                      hard_limits=higher_limits(limits, CHECKER_LIMITS) if checker_code else None)
     full = {"uid": layout.uid, "gid": layout.gid, "tmp_bytes": limits.tmp_mb * 1024 * 1024,
-            "work_dir": WORK_DIR, "input_dir": INPUT_DIR, "seed_dir": SEED_DIR, **config}
+            "work_dir": WORK_DIR, "input_dir": INPUT_DIR, "seed_dir": SEED_DIR, "conn_dir": str(layout.conn_dir),
+            "kernel_rlimits": rlimits(limits), "checker_rlimits": rlimits(CHECKER_LIMITS),
+            "checker_code": str(checker_code) if checker_code else None, **config}
     return cmd + [python, "-P", "-m", "autograder.kernel.zygote", json.dumps(full)]
