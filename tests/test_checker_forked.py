@@ -95,6 +95,19 @@ def _report(checker: Checker, tmp_path: Path) -> dict:
     return json.loads(line[len("REPORT"):])
 
 
+def _gone(pid: int, wait_s: float = 10) -> bool:
+    """The process has exited (a zombie not yet reaped counts as gone)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except (OSError, IndexError):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def _cgroups(pid: int) -> dict[str, str]:
     rows = (line.split(":", 2) for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines())
     return {controllers: path for _, controllers, path in rows if controllers in ("memory", "pids")}
@@ -186,8 +199,31 @@ def test_a_checker_that_dies_is_forked_again_and_dies_with_its_server(slot_kerne
         km.shutdown_kernel(now=True)
         forkserver.stop_all()  # the server goes: so does every checker it forked
         checker._proc.wait(timeout=10)
-        assert not Path(f"/proc/{second}").exists()
+        assert _gone(second)
         report = _report(checker, tmp_path)  # no server now: a checker started by itself
         assert not checker.forked and report["uid"] == CHECKER_UID
+    finally:
+        checker.close()
+
+
+def test_a_forked_checker_that_cannot_leave_the_slot_s_cgroup_is_not_used(slot_kernel, tmp_path, monkeypatch):
+    from autograder.sandbox import cgroups
+
+    km, kc = slot_kernel()
+    if _server().cgroup is None or _server().cgroup.kind == "none":
+        pytest.skip("no cgroups here: nothing to leave")
+    forked_pids = []
+
+    def refuse(pid):
+        forked_pids.append(pid)
+        raise PermissionError("cgroup.procs: refused")
+
+    monkeypatch.setattr(cgroups, "join_own_groups", refuse)
+    checker = Checker(sandbox=True)
+    try:
+        checker.begin(["numpy"])
+        assert _report(checker, tmp_path)["uid"] == CHECKER_UID
+        assert not checker.forked, "the checker started by itself instead"
+        assert forked_pids and _gone(forked_pids[0]), "the forked one was killed"
     finally:
         checker.close()

@@ -1,8 +1,10 @@
 """The grader's side: one checker process per grading process, and the relay to each kernel's agent.
 
-:class:`Checker` starts the checker (:mod:`.process`, sandboxed by
-:mod:`.launch`) once and keeps it for every student of the grading process:
-its imports (NumPy, the course, the frameworks a check needs) are paid once.
+:class:`Checker` starts the checker (:mod:`.process`) once and keeps it for
+every student of the grading process: forked by the process's fork server
+where there is one (:mod:`.forked`: the frameworks already imported), else
+started by itself under bubblewrap (:mod:`.launch`: its imports, NumPy, the
+course and the frameworks a check needs, paid once).
 For each grade cell, :meth:`Checker.run_cell` sends the cell's source to the
 checker and relays the checker's requests to the student's kernel
 (:class:`AgentLink`), enforcing each call's time limit and the frame limits.

@@ -98,7 +98,12 @@ def fork_checker(env: dict[str, str], stderr_fd: int) -> ForkedChecker | None:
     except forkserver.ForkServerError as error:
         log.warning("starting the checker by itself: %s%s", error, _said(stderr_fd))
         return None
-    checker = ForkedChecker(sock, pid)
+    try:
+        checker = ForkedChecker(sock, pid)
+    except OSError as error:  # gone already
+        sock.close()
+        log.warning("starting the checker by itself: the forked one left at once (%s)%s", error, _said(stderr_fd))
+        return None
     try:
         if server.cgroup is not None and server.cgroup.kind != "none":
             cgroups.join_own_groups(pid)
