@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from autograder.sandbox.policy import CHECKER_LIMITS, CHECKER_UID, prlimit_args
+from autograder.sandbox.policy import CHECKER_LIMITS, CHECKER_MAIN, CHECKER_UID, prlimit_args
 
 _TOP_LEVEL = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
@@ -65,7 +65,8 @@ def sandbox_command(python_cmd: list[str]) -> list[str]:
     for name in ETC_FILES:
         if os.path.exists(f"/etc/{name}"):
             cmd += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--size", str(CHECKER_LIMITS.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+    tmp_bytes = str(CHECKER_LIMITS.tmp_mb * 1024 * 1024)
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--size", tmp_bytes, "--tmpfs", "/tmp"]
     made: set[str] = set()
     for path in _read_only():
         for parent in list(path.parents)[::-1][1:]:
@@ -88,7 +89,7 @@ def sandbox_command(python_cmd: list[str]) -> list[str]:
 
 def checker_command(sandbox: bool) -> tuple[list[str], dict[str, str], str]:
     """``(command, environment, working directory)`` of a new checker process."""
-    python_cmd = [sys.executable, "-P", "-m", "autograder.checker.process"]
+    python_cmd = [sys.executable, "-P", "-m", CHECKER_MAIN]
     if sandbox:
         from autograder.sandbox.policy import LAUNCHER_ENV
 

@@ -24,11 +24,12 @@ The checker gets a sandbox of its own, built here before anything else runs:
 Its first byte on the channel lets the grader learn its pid (``SCM_CREDENTIALS``)
 and move it out of the slot's cgroup into the grader's own, so a student's
 memory hog in the slot can neither starve it nor kill it.
-Stdlib only, besides the checker itself.
+Stdlib only: the checker's module is the one the grader names in the config.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -113,9 +114,8 @@ def _checker(fds, env: dict, config: dict) -> None:
     code = 0
     try:
         os.write(1, HELLO)
-        from autograder.checker import process
-
-        process.main()  # leaves with os._exit
+        # The module the grader names, as `python -m` would run it (the checker's, not this package's).
+        importlib.import_module(config["checker_main"]).main()  # leaves with os._exit
     except BaseException:  # noqa: BLE001
         import traceback
 

@@ -35,8 +35,8 @@ from pathlib import Path
 from autograder.kernel.checker_fork import HELLO
 
 from . import cgroups, seccomp, slots
-from .policy import CHECKER_UID, ETC_FILES, LAUNCHER_ENV, SEED_DIR, TOP_LEVEL, Layout, Limits, sandbox_env, \
-    zygote_command
+from .policy import (CHECKER_MAIN, CHECKER_UID, ETC_FILES, LAUNCHER_ENV, SEED_DIR, TOP_LEVEL, Layout, Limits,
+                     sandbox_env, zygote_command)
 from .readiness import import_roots, read_only_paths
 
 ENV = "GD_FORK_SERVER"
@@ -115,7 +115,8 @@ class ForkServer:
         # needs mount and unshare to build their sandboxes, and runs no student code).
         config = {"socket": str(self.socket_path), "preload": list(self.preload), "env_before_import": QUIET_ENV,
                   "seccomp": seccomp.program().hex(), "checker_socket": str(self.checker_socket_path),
-                  "checker_uid": CHECKER_UID, "checker_mounts": checker_mounts(layout.read_only)}
+                  "checker_uid": CHECKER_UID, "checker_mounts": checker_mounts(layout.read_only),
+                  "checker_main": CHECKER_MAIN}
         cmd = cgroups.launcher(self.cgroup.procs_files) + zygote_command(
             sys.executable, layout, self.limits, env, self.control_dir, config, checker_code=CHECKER_CODE)
         log_file = open(self.slot.kernel_dir / "zygote.log", "wb")

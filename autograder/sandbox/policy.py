@@ -103,6 +103,8 @@ class Layout:
 
 #: The uid the grader's checker runs as (as root), forked or started by itself: no kernel's.
 CHECKER_UID = 65534
+#: The checker's module: what ``python -m`` runs, or the forked checker calls ``main()`` of.
+CHECKER_MAIN = "autograder.checker.process"
 #: The checker's caps, forked or started by itself: it serves every student of its grading
 #: process, so it has no CPU limit.
 CHECKER_LIMITS = Limits(memory_mb=6144, max_processes=4096, max_open_files=1024, max_file_mb=256, tmp_mb=256,
