@@ -202,3 +202,34 @@ def unmount(path: str) -> None:
 def mount_proc() -> None:
     """A /proc of the new PID namespace: the kernel sees its own processes only."""
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def enter_sandbox(fds, *, hide: list[str], tmp_bytes: int, cmdline: str, rlimits: dict | None, uid: int,
+                  gid: int, seccomp: bytes, allowed: dict | None = None) -> None:
+    """What every process the fork server forks does before any code of its own runs (a kernel's
+    init, the grader's checker), as root of its new namespaces.
+
+    ``fds`` on 0, 1 and 2 and no other descriptor; a private mount tree without the mounts in
+    ``hide``; fresh tmpfs ``/tmp``, ``/dev/shm`` and home; a /proc of its own PID namespace; with
+    ``allowed`` (``{"exact": [...], "trees": [...]}``) no other mount, else ``OSError``; the
+    command line ``cmdline``; then ``rlimits``, the uid and gid, no capability, the seccomp filter.
+    """
+    for target, fd in zip((0, 1, 2), fds):
+        os.dup2(fd, target)
+    os.closerange(3, 1 << 16)
+    make_mounts_private()
+    for path in hide:
+        unmount(path)
+    size = f"size={tmp_bytes},mode=1777"
+    for target in ("/tmp", "/dev/shm", "/home"):
+        fresh_tmpfs(target, size)
+    mount_proc()
+    if allowed is not None:
+        left = mounts_outside(allowed["exact"], allowed["trees"])
+        if left:
+            raise OSError(f"mounts it must not see: {', '.join(left)}")
+    set_cmdline([cmdline])
+    if rlimits:
+        set_rlimits(rlimits)
+    drop_privileges(uid, gid)
+    apply_seccomp(seccomp)

@@ -252,22 +252,14 @@ class Zygote:
         """
         config = self.config
         try:
-            for target, fd in zip((0, 1, 2), fds):
-                os.dup2(fd, target)
-            os.closerange(3, 1 << 16)
-            namespaces.make_mounts_private()
-            namespaces.unmount(os.path.dirname(config["socket"]))  # the server's socket folder
+            # Hidden: the server's socket folder, and the grader's checker (not the kernel's). The
+            # server's hard limits are the checker's: lowered to the kernel's own here.
+            hide = [os.path.dirname(config["socket"])]
             if config.get("checker_code"):
-                namespaces.unmount(config["checker_code"])  # the grader's checker: not the kernel's
-            size = f"size={config['tmp_bytes']},mode=1777"
-            for target in ("/tmp", "/dev/shm", "/home"):
-                namespaces.fresh_tmpfs(target, size)
-            namespaces.mount_proc()
-            namespaces.set_cmdline(["gd-sandbox-init"])
-            if config.get("kernel_rlimits"):  # the server's hard limits are the checker's: lowered here
-                namespaces.set_rlimits(config["kernel_rlimits"])
-            namespaces.drop_privileges(config["uid"], config["gid"])
-            namespaces.apply_seccomp(bytes.fromhex(config["seccomp"]))
+                hide.append(config["checker_code"])
+            namespaces.enter_sandbox(fds, hide=hide, tmp_bytes=config["tmp_bytes"], cmdline="gd-sandbox-init",
+                                     rlimits=config.get("kernel_rlimits"), uid=config["uid"], gid=config["gid"],
+                                     seccomp=bytes.fromhex(config["seccomp"]))
             work = config["work_dir"]
             os.makedirs(work)
             namespaces.copy_tree(config["input_dir"], work)
