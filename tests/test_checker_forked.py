@@ -23,6 +23,8 @@ from autograder.checker.client import AgentLink, Checker
 from autograder.sandbox import forkserver
 from autograder.sandbox.policy import CHECKER_UID, INPUT_DIR, Limits
 
+from forkserver_support import forked, only_server  # noqa: F401 (forked: a fixture)
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("bwrap") is None,
                                 reason="the fork server runs as root, with bubblewrap")
 
@@ -53,38 +55,11 @@ print("REPORT" + _json.dumps({
 
 
 @pytest.fixture
-def slot_kernel(isolated_jupyter, tmp_path, monkeypatch):
-    """A kernel forked through the sandbox's provisioner (its fork server imported NumPy)."""
-    from jupyter_client.manager import start_new_kernel
-
-    from autograder.sandbox import ensure_kernelspec, KERNEL_NAME
-
-    monkeypatch.setenv("GD_SANDBOX_DIR", str(tmp_path / "slots"))
-    monkeypatch.setenv(forkserver.ENV, '["numpy"]')
-    monkeypatch.setenv("DB_PASSWORD", "the grader's secret")
-    ensure_kernelspec()
-    notebook_dir = tmp_path / "nb"
-    notebook_dir.mkdir()
-    (notebook_dir / "answer-of-the-student.csv").write_text("1,2\n")
-    started = []
-
-    def start():
-        km, kc = start_new_kernel(kernel_name=KERNEL_NAME, cwd=str(notebook_dir), startup_timeout=120)
-        started.append((km, kc))
-        return km, kc
-
-    yield start
-    for km, kc in started:
-        kc.stop_channels()
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
-    forkserver.stop_all()
-
-
-def _server() -> forkserver.ForkServer:
-    servers = [server for pool in forkserver._servers.values() for server in pool]
-    assert len(servers) == 1, servers
-    return servers[0]
+def checker():
+    """A checker of this process, closed after the test (forked wherever a fork server runs)."""
+    checker = Checker(sandbox=True)
+    yield checker
+    checker.close()
 
 
 def _report(checker: Checker, tmp_path: Path) -> dict:
@@ -113,104 +88,91 @@ def _cgroups(pid: int) -> dict[str, str]:
     return {controllers: path for _, controllers, path in rows if controllers in ("memory", "pids")}
 
 
-def test_the_checker_is_forked_while_a_kernel_runs_into_a_sandbox_of_its_own(slot_kernel, tmp_path):
-    km, kc = slot_kernel()  # the server is busy with this kernel: a checker is still forked at once
-    server = _server()
-    checker = Checker(sandbox=True)
-    try:
-        started = time.monotonic()
-        checker.begin(["numpy"])
-        report = _report(checker, tmp_path)
-        took = time.monotonic() - started
-        assert checker.forked, "the checker came from the fork server"
-        assert report["numpy_loaded"]
-        assert report["uid"] == report["gid"] == CHECKER_UID and report["groups"] == []
-        assert report["uid"] != server.slot.uid
-        assert all(int(v, 16) == 0 for v in report["caps"].values()), report["caps"]
-        assert report["no_new_privs"] == "1" and report["seccomp"] == "2"
-        assert report["pid"] == 1 and report["pids"] == [1], "it sees no kernel and no server"
-        assert report["net"] != "connected" and report["interfaces"] == ["lo"]
-        assert report["env"] == {"HOME": "/tmp", "USER": "checker", "GD_CHECKER_PROCESS": "1", "DB_PASSWORD": None}
-        assert report["cwd"] == "/tmp"
-        # None of the slot's folders: no student's files, no kernel's connection file, no server socket.
-        slot_dir = str(server.slot.kernel_dir)
-        assert not [p for p in report["mounts"] if p.startswith(slot_dir) or p == INPUT_DIR], report["mounts"]
-        assert report["sandbox"] == ["input", "seed"] and "answer-of-the-student.csv" not in json.dumps(report)
-        # Out of the slot's cgroup, into the grader's own; the grader's limits, not a kernel's.
-        pid = checker._proc.pid
-        assert _cgroups(pid) == _cgroups(os.getpid())
-        limits = {line[:26].strip(): line[26:].split()[0] for line in
-                  Path(f"/proc/{pid}/limits").read_text().splitlines()[1:]}
-        assert limits["Max cpu time"] == "unlimited" and limits["Max processes"] == "4096", limits
-        print(f"forked checker ready and probed in {took:.2f} s")
-    finally:
-        checker.close()
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+def test_the_checker_is_forked_while_a_kernel_runs_into_a_sandbox_of_its_own(forked, checker, tmp_path, monkeypatch):
+    monkeypatch.setenv("DB_PASSWORD", "the grader's secret")
+    forked()  # the server is busy with this kernel: a checker is still forked at once
+    server = only_server()
+    started = time.monotonic()
+    checker.begin(["numpy"])
+    report = _report(checker, tmp_path)
+    took = time.monotonic() - started
+    assert checker.forked, "the checker came from the fork server"
+    assert report["numpy_loaded"]
+    assert report["uid"] == report["gid"] == CHECKER_UID and report["groups"] == []
+    assert report["uid"] != server.slot.uid
+    assert all(int(v, 16) == 0 for v in report["caps"].values()), report["caps"]
+    assert report["no_new_privs"] == "1" and report["seccomp"] == "2"
+    assert report["pid"] == 1 and report["pids"] == [1], "it sees no kernel and no server"
+    assert report["net"] != "connected" and report["interfaces"] == ["lo"]
+    assert report["env"] == {"HOME": "/tmp", "USER": "checker", "GD_CHECKER_PROCESS": "1", "DB_PASSWORD": None}
+    assert report["cwd"] == "/tmp"
+    # None of the slot's folders: no student's files, no kernel's connection file, no server socket.
+    slot_dir = str(server.slot.kernel_dir)
+    assert not [p for p in report["mounts"] if p.startswith(slot_dir) or p == INPUT_DIR], report["mounts"]
+    assert report["sandbox"] == ["input", "seed"] and "data.csv" not in json.dumps(report)
+    # Out of the slot's cgroup, into the grader's own; the grader's limits, not a kernel's.
+    pid = checker._proc.pid
+    assert _cgroups(pid) == _cgroups(os.getpid())
+    limits = {line[:26].strip(): line[26:].split()[0] for line in
+              Path(f"/proc/{pid}/limits").read_text().splitlines()[1:]}
+    assert limits["Max cpu time"] == "unlimited" and limits["Max processes"] == "4096", limits
+    print(f"forked checker ready and probed in {took:.2f} s")
 
 
-def test_a_kernel_sees_neither_the_checker_nor_its_code_nor_its_socket(slot_kernel, tmp_path):
+def test_a_kernel_sees_neither_the_checker_nor_its_code_nor_its_socket(forked, checker, tmp_path):
     from autograder.checker import client
 
-    km, kc = slot_kernel()
-    checker = Checker(sandbox=True)
-    try:
-        checker.begin(["numpy"])
-        _report(checker, tmp_path)
-        assert checker.forked
-        code = Path(client.__file__).parent
-        socket_path = str(_server().checker_socket_path)
-        out: list[str] = []
-        kc.execute_interactive(
-            "import os\n"
-            f"print('CODE', os.listdir({str(code)!r}) if os.path.isdir({str(code)!r}) else None)\n"
-            f"print('SOCKET', os.path.exists({socket_path!r}))\n"
-            "print('PIDS', sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
-            "import resource\n"
-            "print('LIMITS', [resource.getrlimit(getattr(resource, 'RLIMIT_' + n)) for n in "
-            "('NPROC', 'CPU', 'AS', 'NOFILE')])\n",
-            output_hook=lambda m: out.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None,
-            timeout=60)
-        text = "".join(out)
-        assert "CODE []" in text or "CODE None" in text, text
-        assert "SOCKET False" in text and "PIDS [1, 2]" in text, text
-        # The server's hard limits are the checker's; every kernel has its own caps, soft and hard.
-        caps = Limits()
-        expected = [(caps.max_processes,) * 2, (caps.cpu_seconds,) * 2, (caps.memory_mb * 1024 * 1024,) * 2,
-                    (caps.max_open_files,) * 2]
-        assert f"LIMITS {expected}" in text, text
-    finally:
-        checker.close()
+    _, kc = forked()
+    checker.begin(["numpy"])
+    _report(checker, tmp_path)
+    assert checker.forked
+    code = Path(client.__file__).parent
+    socket_path = str(only_server().checker_socket_path)
+    out: list[str] = []
+    kc.execute_interactive(
+        "import os\n"
+        f"print('CODE', os.listdir({str(code)!r}) if os.path.isdir({str(code)!r}) else None)\n"
+        f"print('SOCKET', os.path.exists({socket_path!r}))\n"
+        "print('PIDS', sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+        "import resource\n"
+        "print('LIMITS', [resource.getrlimit(getattr(resource, 'RLIMIT_' + n)) for n in "
+        "('NPROC', 'CPU', 'AS', 'NOFILE')])\n",
+        output_hook=lambda m: out.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None,
+        timeout=60)
+    text = "".join(out)
+    assert "CODE []" in text or "CODE None" in text, text
+    assert "SOCKET False" in text and "PIDS [1, 2]" in text, text
+    # The server's hard limits are the checker's; every kernel has its own caps, soft and hard.
+    caps = Limits()
+    expected = [(caps.max_processes,) * 2, (caps.cpu_seconds,) * 2, (caps.memory_mb * 1024 * 1024,) * 2,
+                (caps.max_open_files,) * 2]
+    assert f"LIMITS {expected}" in text, text
 
 
-def test_a_checker_that_dies_is_forked_again_and_dies_with_its_server(slot_kernel, tmp_path):
-    km, kc = slot_kernel()
-    checker = Checker(sandbox=True)
-    try:
-        checker.begin(["numpy"])
-        _report(checker, tmp_path)
-        first = checker._proc.pid
-        os.kill(first, signal.SIGKILL)
-        checker._proc.wait(timeout=10)
-        assert _report(checker, tmp_path)["numpy_loaded"], "a new checker for the next cell"
-        second = checker._proc.pid
-        assert checker.forked and second != first
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-        forkserver.stop_all()  # the server goes: so does every checker it forked
-        checker._proc.wait(timeout=10)
-        assert _gone(second)
-        report = _report(checker, tmp_path)  # no server now: a checker started by itself
-        assert not checker.forked and report["uid"] == CHECKER_UID
-    finally:
-        checker.close()
+def test_a_checker_that_dies_is_forked_again_and_dies_with_its_server(forked, checker, tmp_path):
+    km, kc = forked()
+    checker.begin(["numpy"])
+    _report(checker, tmp_path)
+    first = checker._proc.pid
+    os.kill(first, signal.SIGKILL)
+    checker._proc.wait(timeout=10)
+    assert _report(checker, tmp_path)["numpy_loaded"], "a new checker for the next cell"
+    second = checker._proc.pid
+    assert checker.forked and second != first
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+    forkserver.stop_all()  # the server goes: so does every checker it forked
+    checker._proc.wait(timeout=10)
+    assert _gone(second)
+    report = _report(checker, tmp_path)  # no server now: a checker started by itself
+    assert not checker.forked and report["uid"] == CHECKER_UID
 
 
-def test_a_forked_checker_that_cannot_leave_the_slot_s_cgroup_is_not_used(slot_kernel, tmp_path, monkeypatch):
+def test_a_forked_checker_that_cannot_leave_the_slot_s_cgroup_is_not_used(forked, checker, tmp_path, monkeypatch):
     from autograder.sandbox import cgroups
 
-    km, kc = slot_kernel()
-    if _server().cgroup is None or _server().cgroup.kind == "none":
+    forked()
+    if only_server().cgroup is None or only_server().cgroup.kind == "none":
         pytest.skip("no cgroups here: nothing to leave")
     forked_pids = []
 
@@ -219,11 +181,7 @@ def test_a_forked_checker_that_cannot_leave_the_slot_s_cgroup_is_not_used(slot_k
         raise PermissionError("cgroup.procs: refused")
 
     monkeypatch.setattr(cgroups, "join_own_groups", refuse)
-    checker = Checker(sandbox=True)
-    try:
-        checker.begin(["numpy"])
-        assert _report(checker, tmp_path)["uid"] == CHECKER_UID
-        assert not checker.forked, "the checker started by itself instead"
-        assert forked_pids and _gone(forked_pids[0]), "the forked one was killed"
-    finally:
-        checker.close()
+    checker.begin(["numpy"])
+    assert _report(checker, tmp_path)["uid"] == CHECKER_UID
+    assert not checker.forked, "the checker started by itself instead"
+    assert forked_pids and _gone(forked_pids[0]), "the forked one was killed"

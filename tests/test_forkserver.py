@@ -23,6 +23,8 @@ import pytest
 
 from autograder.sandbox import forkserver, preload
 
+from forkserver_support import forked, only_server  # noqa: F401 (forked: a fixture)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -155,46 +157,12 @@ def _report(kc) -> dict:
     return json.loads(line[len("REPORT"):])
 
 
-@pytest.fixture
-def forked(isolated_jupyter, tmp_path, monkeypatch):
-    """Start kernels through the sandbox's provisioner with a fork server that imported NumPy."""
-    from jupyter_client.manager import start_new_kernel
-
-    from autograder.sandbox import ensure_kernelspec, KERNEL_NAME
-
-    monkeypatch.setenv("GD_SANDBOX_DIR", str(tmp_path / "slots"))
-    monkeypatch.setenv(forkserver.ENV, '["numpy"]')
-    ensure_kernelspec()
-    notebook_dir = tmp_path / "nb"
-    notebook_dir.mkdir()
-    (notebook_dir / "data.csv").write_text("1,2\n")
-    (notebook_dir / "answers.ipynb").write_text("{}")
-    started = []
-
-    def start():
-        km, kc = start_new_kernel(kernel_name=KERNEL_NAME, cwd=str(notebook_dir), startup_timeout=120)
-        started.append((km, kc))
-        return km, kc
-
-    yield start
-    for km, kc in started:
-        kc.stop_channels()
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
-    forkserver.stop_all()
-
-
-def _server() -> forkserver.ForkServer:
-    servers = [server for pool in forkserver._servers.values() for server in pool]
-    assert len(servers) == 1, servers
-    return servers[0]
-
 
 @needs_root
 def test_each_forked_kernel_gets_a_sandbox_of_its_own(forked):
     km1, kc1 = forked()
     first = _report(kc1)
-    server = _server()
+    server = only_server()
     assert first["uid"] == server.slot.uid and first["gid"] == server.slot.gid and first["groups"] == []
     assert first["pid"] == 2 and first["pids"] == [1, 2], "a kernel sees only its init and itself"
     assert all(int(first["caps"][k], 16) == 0 for k in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"))
@@ -217,7 +185,7 @@ def test_each_forked_kernel_gets_a_sandbox_of_its_own(forked):
 
     km2, kc2 = forked()
     second = _report(kc2)
-    assert _server() is server, "the same server forked the second kernel"
+    assert only_server() is server, "the same server forked the second kernel"
     for folder in ("tmp", "shm", "home"):
         assert not [name for name in second[folder] if "left-by-student" in name], (folder, second[folder])
     assert second["pids"] == [1, 2], "nothing of the first kernel is still running"
@@ -242,12 +210,12 @@ def test_a_dead_fork_server_is_replaced_and_grading_goes_on(forked):
     km1, kc1 = forked()
     assert _report(kc1)["numpy_loaded"]
     km1.shutdown_kernel(now=True)
-    server = _server()
+    server = only_server()
     os.killpg(server.process.pid, signal.SIGKILL)  # bubblewrap and the server inside it
     server.process.wait(timeout=10)
     km2, kc2 = forked()
     assert _report(kc2)["pids"] == [1, 2]
-    assert _server() is server and server.alive(), "a new server in the same slot"
+    assert only_server() is server and server.alive(), "a new server in the same slot"
 
 
 @needs_root
@@ -262,7 +230,7 @@ def test_kernels_running_at_once_in_one_process_get_a_server_each(forked):
 @needs_root
 def test_forked_kernel_cannot_reach_the_server_socket(forked):
     km, kc = forked()
-    socket_path = str(_server().socket_path)
+    socket_path = str(only_server().socket_path)
     text = _run(kc, f"import os\nprint('EXISTS', os.path.exists({socket_path!r}))\n"
                     f"print('CTL', os.path.exists({os.path.dirname(socket_path)!r}) and "
                     f"os.listdir({os.path.dirname(socket_path)!r}))\n")

@@ -34,7 +34,7 @@ from autograder.cli import main
 from autograder.config import Settings
 from autograder.course_dir import Course
 from autograder.demo import catalogue, synthetic
-from autograder.sandbox import forkserver
+from forkserver_support import sandboxed_kernels
 from sandbox_attacks import BREACH
 from test_forkserver import _run as run_in_kernel
 
@@ -134,34 +134,11 @@ def _report(kc) -> dict:
 def kernels(request, isolated_jupyter, tmp_path, monkeypatch):
     """Start sandboxed kernels (from scratch, or forked by a fork server) in a notebook folder
     that holds the shadowing files."""
-    from jupyter_client.manager import start_new_kernel
-
-    from autograder.sandbox import KERNEL_NAME, ensure_kernelspec
-
-    monkeypatch.setenv("GD_SANDBOX_DIR", str(tmp_path / "slots"))
-    if request.param == "forked":
-        monkeypatch.setenv(forkserver.ENV, '["numpy"]')
-    else:
-        monkeypatch.delenv(forkserver.ENV, raising=False)
-    ensure_kernelspec()
-    notebook_dir = tmp_path / "nb"
-    notebook_dir.mkdir()
-    for name, text in SHADOWS.items():
-        (notebook_dir / name).write_text(text)
-    started = []
-
-    def start():
-        km, kc = start_new_kernel(kernel_name=KERNEL_NAME, cwd=str(notebook_dir), startup_timeout=120)
-        started.append((km, kc))
-        return km, kc
-
+    starts = sandboxed_kernels(tmp_path, monkeypatch, SHADOWS, request.param == "forked")
+    start = next(starts)
     start.kind = request.param
     yield start
-    for km, kc in started:
-        kc.stop_channels()
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
-    forkserver.stop_all()
+    next(starts, None)  # stops them
 
 
 def test_every_kernel_runs_under_the_seccomp_filter_and_shadows_nothing(kernels):
