@@ -26,7 +26,7 @@ import time
 from autograder.kernel import wire
 from autograder.kernel.agent import short_address
 
-from .forked import fork_checker
+from .forked import ForkedChecker, fork_checker
 from .launch import checker_command, checker_env
 
 #: Seconds the checker may take beyond the cell's time limit before it is replaced.
@@ -116,7 +116,6 @@ class Checker:
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._ready_by: float | None = None
-        self.forked = False  # the running checker came from a fork server
 
     # -- the process --------------------------------------------------------------------------
     def _start(self):
@@ -126,12 +125,16 @@ class Checker:
             # Its stderr is kept (the last lines go into "could not start"), never shown to a student.
             self._stderr = tempfile.TemporaryFile()
             self._proc = fork_checker(checker_env(), self._stderr.fileno()) if self.sandbox else None
-            self.forked = self._proc is not None
             if self._proc is None:
                 cmd, env, cwd = checker_command(self.sandbox)
                 self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                               stderr=self._stderr, env=env, cwd=cwd, bufsize=0)
         return self._proc
+
+    @property
+    def forked(self) -> bool:
+        """The current checker came from a fork server."""
+        return isinstance(self._proc, ForkedChecker)
 
     def _start_failed(self) -> CheckerFailed:
         """The checker is stopped; the error names the last line it wrote on stderr."""

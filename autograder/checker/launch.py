@@ -18,9 +18,8 @@ import os
 import sys
 from pathlib import Path
 
-from autograder.sandbox.policy import CHECKER_LIMITS, CHECKER_MAIN, CHECKER_UID, prlimit_args
-
-_TOP_LEVEL = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+from autograder.sandbox.policy import (CHECKER_LIMITS, CHECKER_MAIN, CHECKER_UID, ETC_FILES, LAUNCHER_ENV,
+                                      prlimit_args, sandbox_env, top_level_args)
 
 
 def _read_only() -> list[Path]:
@@ -35,7 +34,6 @@ def _read_only() -> list[Path]:
 
 def checker_env() -> dict[str, str]:
     """A sandboxed checker's whole environment."""
-    from autograder.sandbox.policy import sandbox_env
     from autograder.sandbox.readiness import import_roots
 
     env = sandbox_env(dict(os.environ), os.path.dirname(sys.executable), import_roots())
@@ -44,7 +42,6 @@ def checker_env() -> dict[str, str]:
 
 
 def sandbox_command(python_cmd: list[str]) -> list[str]:
-    from autograder.sandbox.policy import ETC_FILES
     from autograder.sandbox.slots import running_as_root
 
     cmd = ["prlimit", *prlimit_args(CHECKER_LIMITS), "--", "bwrap"]
@@ -54,13 +51,7 @@ def sandbox_command(python_cmd: list[str]) -> list[str]:
                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         cmd += ["--unshare-all", "--unshare-user", "--disable-userns"]
-    cmd += ["--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
-    for name in _TOP_LEVEL:
-        path = Path("/") / name
-        if path.is_symlink():
-            cmd += ["--symlink", os.readlink(path), f"/{name}"]
-        elif path.is_dir():
-            cmd += ["--ro-bind", str(path), f"/{name}"]
+    cmd += ["--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr", *top_level_args()]
     cmd += ["--perms", "0755", "--dir", "/etc"]
     for name in ETC_FILES:
         if os.path.exists(f"/etc/{name}"):
@@ -91,8 +82,6 @@ def checker_command(sandbox: bool) -> tuple[list[str], dict[str, str], str]:
     """``(command, environment, working directory)`` of a new checker process."""
     python_cmd = [sys.executable, "-P", "-m", CHECKER_MAIN]
     if sandbox:
-        from autograder.sandbox.policy import LAUNCHER_ENV
-
         return sandbox_command(python_cmd), dict(LAUNCHER_ENV), "/"
     from autograder.sandbox.readiness import import_roots
 

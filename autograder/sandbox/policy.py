@@ -33,7 +33,6 @@ SEED_DIR = "/sandbox/seed"
 HOME = "/home/student"
 WORK_DIR = f"{HOME}/work"
 
-
 #: Environment variables passed from the grader to the kernel; everything else is dropped
 #: (a database URL, tokens, passwords must never reach student code).
 PASSED_ENV = (
@@ -127,7 +126,8 @@ def _ancestors(paths) -> list[str]:
     return seen
 
 
-def _top_level(root: Path = Path("/")) -> list[str]:
+def top_level_args(root: Path = Path("/")) -> list[str]:
+    """bubblewrap options mirroring the top-level system folders (a link, or a read-only bind)."""
     args: list[str] = []
     for name in TOP_LEVEL:
         path = root / name
@@ -223,7 +223,7 @@ def _bwrap_base(layout: Layout, limits: Limits, env: dict[str, str], *, caps=("C
     cmd += ["--new-session"]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
-    cmd += ["--ro-bind", "/usr", "/usr", *_top_level()]
+    cmd += ["--ro-bind", "/usr", "/usr", *top_level_args()]
     # Folders bubblewrap makes for mount points are 0700: the dropped uid must be able to enter them.
     cmd += ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/sandbox"]
     for name in ETC_FILES:
